@@ -1,0 +1,1 @@
+"""Checkpoint layouts and conversion (placeholder until the converter lands)."""

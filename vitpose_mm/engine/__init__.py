@@ -1,0 +1,4 @@
+"""Training-engine pieces registered into mmengine's registries."""
+
+
+__all__ = []

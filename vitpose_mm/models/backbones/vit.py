@@ -1,0 +1,306 @@
+"""The ViTPose backbone: a plain, non-hierarchical ViT (ViTPose paper, Sec. 3.1).
+
+Port of ``ViT`` in the original ``mmpose/models/backbones/vit.py``
+(ViTAE-Transformer/ViTPose, commit c050ed2). Deliberate quirks kept from the
+original, each pinned by ``../shared/fixtures/original_vitpose``:
+
+- Patch embedding padding is 2 (``4 + 2 * (ratio // 2 - 1)``), so 256x192
+  gives a 16x12 grid sampled with a 2-pixel offset.
+- There is no cls token, but ``pos_embed`` keeps a cls row (row 0), and that
+  row is **added to every patch token** together with the token's own row.
+- All LayerNorms use eps 1e-6; GELU is exact (erf).
+- The output is ``last_norm`` applied to the tokens, reshaped row-major to
+  one (B, C, Hp, Wp) map.
+
+Differences from the original, on purpose:
+
+- ``frozen_stages=n`` freezes the patch embedding, ``pos_embed`` and the
+  **first n blocks** (``blocks[0..n-1]``). The original freezes
+  ``blocks[1..n]`` and never block 0, which we take for an off-by-one.
+- The input must have the ``img_size`` grid, as in the original, but a wrong
+  size raises a ValueError instead of failing inside an addition.
+- Attention runs through ``scaled_dot_product_attention``.
+"""
+from typing import Optional, Sequence, Tuple, Union
+
+import torch
+import torch.utils.checkpoint as cp
+from mmengine.model.weight_init import trunc_normal_
+from mmpose.models.backbones.base_backbone import BaseBackbone
+from mmpose.registry import MODELS
+from torch import Tensor, nn
+
+from ..layers import PatchEmbed, TransformerBlock, resize_pos_embed
+
+#: Sizes of the paper (Table 1). ViTPose-S is 384/12/12, not mmpretrain's
+#: 'small' (768/8/8).
+VITPOSE_ARCHS = {
+    'small': dict(embed_dim=384, depth=12, num_heads=12, mlp_ratio=4),
+    'base': dict(embed_dim=768, depth=12, num_heads=12, mlp_ratio=4),
+    'large': dict(embed_dim=1024, depth=24, num_heads=16, mlp_ratio=4),
+    'huge': dict(embed_dim=1280, depth=32, num_heads=16, mlp_ratio=4),
+}
+
+
+def _pair(x: Union[int, Sequence[int]]) -> Tuple[int, int]:
+    return (x, x) if isinstance(x, int) else (int(x[0]), int(x[1]))
+
+
+@MODELS.register_module()
+class ViTPoseBackbone(BaseBackbone):
+    """ViTPose ViT returning one (B, C, H/16, W/16) feature map.
+
+    Constructor arguments keep the original names, so an original config
+    ports by changing ``type='ViT'`` to ``type='ViTPoseBackbone'``.
+
+    Args:
+        arch (str, optional): A preset of :data:`VITPOSE_ARCHS` ('small',
+            'base', 'large', 'huge'); fills ``embed_dim``, ``depth``,
+            ``num_heads`` and ``mlp_ratio`` that are not given explicitly.
+        img_size (int | tuple): Input (H, W) in pixels, e.g. (256, 192).
+        patch_size (int): Patch side in pixels.
+        in_channels (int): Image channels.
+        embed_dim (int): Token width C.
+        depth (int): Number of blocks.
+        num_heads (int): Attention heads.
+        mlp_ratio (float): FFN hidden width / C.
+        qkv_bias (bool): Bias in the fused qkv Linear.
+        drop_rate (float): Dropout after the position embedding, in the
+            attention projection and the FFN.
+        attn_drop_rate (float): Dropout on attention weights.
+        drop_path_rate (float): Stochastic depth, increased linearly over
+            depth from 0 to this value (original schedule).
+        ratio (int): Token-density ratio; 2 gives 4x more tokens.
+        last_norm (bool): Apply a final LayerNorm to the tokens.
+        frozen_stages (int): -1 freezes nothing; n >= 0 freezes the patch
+            embedding, ``pos_embed`` and the first n blocks.
+        freeze_attn (bool): Freeze ``norm1`` + ``attn`` of every block.
+        freeze_ffn (bool): Freeze ``norm2`` + ``mlp`` of every block and, as
+            in the original, the patch embedding and ``pos_embed``.
+        use_checkpoint (bool): Activation checkpointing per block in
+            training (saves memory, costs one extra forward).
+        init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=...)``
+            loads any supported layout (MAE, original ViTPose, mmpose 1.x,
+            transformers) and resizes ``pos_embed`` to this grid.
+
+    Raises:
+        ValueError: On an unknown ``arch`` or an argument that contradicts
+            it.
+    """
+
+    def __init__(self,
+                 arch: Optional[str] = None,
+                 img_size: Union[int, Sequence[int]] = (256, 192),
+                 patch_size: int = 16,
+                 in_channels: int = 3,
+                 embed_dim: Optional[int] = None,
+                 depth: Optional[int] = None,
+                 num_heads: Optional[int] = None,
+                 mlp_ratio: Optional[float] = None,
+                 qkv_bias: bool = True,
+                 drop_rate: float = 0.,
+                 attn_drop_rate: float = 0.,
+                 drop_path_rate: float = 0.,
+                 ratio: int = 1,
+                 last_norm: bool = True,
+                 frozen_stages: int = -1,
+                 freeze_attn: bool = False,
+                 freeze_ffn: bool = False,
+                 use_checkpoint: bool = False,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        sizes = dict(embed_dim=embed_dim, depth=depth, num_heads=num_heads,
+                     mlp_ratio=mlp_ratio)
+        if arch is not None:
+            if arch not in VITPOSE_ARCHS:
+                raise ValueError(f'Unknown ViTPose arch {arch!r}; choose from '
+                                 f'{sorted(VITPOSE_ARCHS)}')
+            for key, value in VITPOSE_ARCHS[arch].items():
+                if sizes[key] is None:
+                    sizes[key] = value
+        else:
+            sizes = {**dict(embed_dim=768, depth=12, num_heads=12,
+                            mlp_ratio=4), **{k: v for k, v in sizes.items()
+                                             if v is not None}}
+        self.arch = arch
+        self.img_size = _pair(img_size)
+        self.embed_dim = sizes['embed_dim']
+        self.depth = sizes['depth']
+        self.num_heads = sizes['num_heads']
+        self.mlp_ratio = sizes['mlp_ratio']
+        self.ratio = ratio
+        self.frozen_stages = frozen_stages
+        self.freeze_attn = freeze_attn
+        self.freeze_ffn = freeze_ffn
+        self.use_checkpoint = use_checkpoint
+        if frozen_stages > self.depth:
+            raise ValueError(f'frozen_stages={frozen_stages} exceeds '
+                             f'depth={self.depth}')
+
+        self.patch_embed = PatchEmbed(self.img_size, patch_size, in_channels,
+                                      self.embed_dim, ratio)
+        # Row 0 is the (unused) cls row, added to every patch token.
+        self.pos_embed = nn.Parameter(
+            torch.zeros(1, self.patch_embed.num_patches + 1, self.embed_dim))
+        self.pos_drop = nn.Dropout(drop_rate)
+        dpr = torch.linspace(0, drop_path_rate, self.depth).tolist()
+        self.blocks = nn.ModuleList(
+            self._make_block(i, dpr[i], qkv_bias, drop_rate, attn_drop_rate)
+            for i in range(self.depth))
+        self.last_norm = (nn.LayerNorm(self.embed_dim, eps=1e-6)
+                          if last_norm else nn.Identity())
+        self._freeze_stages()
+
+    def _make_block(self, index: int, drop_path: float, qkv_bias: bool,
+                    drop: float, attn_drop: float) -> TransformerBlock:
+        """Build block ``index``; ViTPose+ overrides this to use MoE FFNs."""
+        return TransformerBlock(
+            self.embed_dim, self.num_heads, self.mlp_ratio, qkv_bias,
+            drop=drop, attn_drop=attn_drop, drop_path=drop_path)
+
+    # ----------------------------------------------------------- weights --
+    def init_weights(self) -> None:
+        """Random init as the original (trunc-normal 0.02 Linear weights and
+        ``pos_embed``), or a pretrained checkpoint given by ``init_cfg``."""
+        if (isinstance(self.init_cfg, dict)
+                and self.init_cfg.get('type') == 'Pretrained'):
+            self.load_pretrained(self.init_cfg['checkpoint'],
+                                 self.init_cfg.get('prefix', 'backbone.'))
+            return
+        trunc_normal_(self.pos_embed, std=.02)
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                trunc_normal_(m.weight, std=.02)
+                if m.bias is not None:
+                    nn.init.constant_(m.bias, 0)
+            elif isinstance(m, nn.LayerNorm):
+                nn.init.constant_(m.bias, 0)
+                nn.init.constant_(m.weight, 1.0)
+
+    def load_pretrained(self, checkpoint: str,
+                        prefix: str = 'backbone.') -> None:
+        """Load backbone weights from a file in any supported layout.
+
+        The file is read with ``weights_only=True`` and converted to our
+        layout by :func:`vitpose_mm.checkpoint.convert_state_dict`; keys under
+        ``prefix`` are kept (a bare MAE backbone has none and is taken
+        whole). ``pos_embed`` is resized to this model's grid.
+
+        Raises:
+            ValueError: If a tensor's shape does not fit this backbone (e.g.
+                ViTPose-B weights into a ViTPose-L config).
+        """
+        from vitpose_mm.checkpoint import (convert_state_dict,
+                                           load_state_dict_file)
+        state = convert_state_dict(load_state_dict_file(checkpoint))
+        if any(k.startswith(prefix) for k in state):
+            state = {k[len(prefix):]: v for k, v in state.items()
+                     if k.startswith(prefix)}
+        if 'pos_embed' in state:
+            state['pos_embed'] = self.fit_pos_embed(state['pos_embed'])
+        self.load_backbone_state_dict(state, source=checkpoint)
+
+    def fit_pos_embed(self, pos_embed: Tensor) -> Tensor:
+        """Resize a stored (1, 1 + N, C) ``pos_embed`` to this grid.
+
+        A grid of N tokens is taken as square when N is a square (MAE: 14x14
+        at 224), else it must equal this model's grid.
+        """
+        Hp, Wp = self.patch_embed.patch_shape
+        n = pos_embed.shape[1] - 1
+        if n == Hp * Wp:
+            return pos_embed
+        side = int(round(n**0.5))
+        if side * side != n:
+            raise ValueError(
+                f'pos_embed with {n} grid tokens can not be resized to the '
+                f'{Hp}x{Wp} grid of img_size={self.img_size}')
+        return resize_pos_embed(pos_embed, (side, side), (Hp, Wp))
+
+    def load_backbone_state_dict(self, state: dict, source: str = '') -> None:
+        """Strict-on-shapes load: every tensor must fit; absent keys are
+        listed in the log (e.g. ``last_norm`` from an MAE checkpoint)."""
+        own = self.state_dict()
+        bad = [f'{k}: checkpoint {tuple(v.shape)} vs model '
+               f'{tuple(own[k].shape)}' for k, v in state.items()
+               if k in own and own[k].shape != v.shape]
+        if bad:
+            raise ValueError(
+                f'Checkpoint {source} does not fit this '
+                f'{type(self).__name__} (embed_dim={self.embed_dim}, '
+                f'depth={self.depth}):\n  ' + '\n  '.join(bad[:10]))
+        unexpected = sorted(set(state) - set(own))
+        missing = sorted(set(own) - set(state))
+        if not set(state) & set(own):
+            raise ValueError(f'Checkpoint {source} has no backbone weights '
+                             'for this model')
+        self.load_state_dict({k: v for k, v in state.items() if k in own},
+                             strict=False)
+        from mmengine.logging import MMLogger
+        logger = MMLogger.get_current_instance()
+        logger.info(f'Loaded backbone weights from {source}; missing: '
+                    f'{missing or "none"}; unexpected: {unexpected or "none"}')
+
+    # ----------------------------------------------------------- freezing --
+    def _freeze(self, *modules: nn.Module) -> None:
+        for m in modules:
+            m.eval()
+            for p in m.parameters():
+                p.requires_grad = False
+
+    def _freeze_stages(self) -> None:
+        if self.frozen_stages >= 0 or self.freeze_ffn:
+            self._freeze(self.patch_embed)
+            self.pos_embed.requires_grad = False
+        for blk in self.blocks[:max(self.frozen_stages, 0)]:
+            self._freeze(blk)
+        for blk in self.blocks:
+            if self.freeze_attn:
+                self._freeze(blk.norm1, blk.attn)
+            if self.freeze_ffn:
+                self._freeze(blk.norm2, blk.mlp)
+
+    def train(self, mode: bool = True) -> 'ViTPoseBackbone':
+        """Set train mode, keeping frozen parts in eval mode."""
+        super().train(mode)
+        if mode:
+            self._freeze_stages()
+        return self
+
+    # ------------------------------------------------------------ forward --
+    def forward_tokens(self,
+                       x: Tensor,
+                       dataset_index: Optional[Tensor] = None
+                       ) -> Tuple[Tensor, Tuple[int, int]]:
+        """(B, 3, H, W) image -> ((B, Hp*Wp, C) normalised tokens, (Hp, Wp)).
+
+        Raises:
+            ValueError: If the input size does not give the ``img_size`` grid.
+        """
+        B, _, H, W = x.shape
+        x, (Hp, Wp) = self.patch_embed(x)
+        if (Hp, Wp) != self.patch_embed.patch_shape:
+            raise ValueError(
+                f'Input of {H}x{W} pixels gives a {Hp}x{Wp} token grid, but '
+                f'this backbone was built for img_size={self.img_size} '
+                f'({self.patch_embed.patch_shape[0]}x'
+                f'{self.patch_embed.patch_shape[1]} tokens)')
+        # Every patch token gets its own row plus the cls row 0 (original).
+        x = x + (self.pos_embed[:, 1:] + self.pos_embed[:, :1])
+        x = self.pos_drop(x)
+        for blk in self.blocks:
+            if self.use_checkpoint and self.training:
+                x = cp.checkpoint(blk, x, dataset_index, use_reentrant=False)
+            else:
+                x = blk(x, dataset_index)
+        return self.last_norm(x), (Hp, Wp)
+
+    def forward(self, x: Tensor) -> Tuple[Tensor]:
+        """(B, 3, H, W) image -> a tuple of one (B, C, H/16, W/16) map."""
+        return (self.tokens_to_map(*self.forward_tokens(x)), )
+
+    @staticmethod
+    def tokens_to_map(tokens: Tensor, grid: Tuple[int, int]) -> Tensor:
+        """(B, Hp*Wp, C) row-major tokens -> (B, C, Hp, Wp)."""
+        B, _, C = tokens.shape
+        return tokens.transpose(1, 2).reshape(B, C, *grid).contiguous()

@@ -1,0 +1,70 @@
+"""Multi-head self-attention of the ViTPose ViT.
+
+Port of ``Attention`` in the original ``mmpose/models/backbones/vit.py``
+(ViTAE-Transformer/ViTPose): one fused ``qkv`` Linear whose 3C outputs split
+as (3, heads, head_dim), q block first, then k, then v, heads contiguous in
+each block; softmax over keys; an output projection ``proj``. The product is
+computed by :func:`torch.nn.functional.scaled_dot_product_attention`, which
+scales q k^T by 1/sqrt(head_dim) as the original does (the original scales q
+before the product; the two agree to float32 rounding).
+"""
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention over a token sequence.
+
+    Args:
+        dim (int): Token width C.
+        num_heads (int): Number of heads; must divide ``dim``.
+        qkv_bias (bool): Whether the fused qkv Linear has a bias.
+        attn_drop (float): Dropout on the attention weights (training only).
+        proj_drop (float): Dropout after the output projection.
+
+    Raises:
+        ValueError: If ``dim`` is not divisible by ``num_heads``.
+    """
+
+    def __init__(self,
+                 dim: int,
+                 num_heads: int = 8,
+                 qkv_bias: bool = False,
+                 attn_drop: float = 0.,
+                 proj_drop: float = 0.) -> None:
+        super().__init__()
+        if dim % num_heads != 0:
+            raise ValueError(f'embed_dim={dim} is not divisible by '
+                             f'num_heads={num_heads}')
+        self.num_heads = num_heads
+        self.head_dim = dim // num_heads
+        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
+        self.attn_drop = attn_drop
+        self.proj = nn.Linear(dim, dim)
+        self.proj_drop = nn.Dropout(proj_drop)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, N, C) tokens -> (B, N, C) tokens."""
+        B, N, C = x.shape
+        # (B, N, 3, heads, head_dim) -> (3, B, heads, N, head_dim)
+        qkv = self.qkv(x).reshape(B, N, 3, self.num_heads,
+                                  self.head_dim).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0)
+        x = F.scaled_dot_product_attention(
+            q, k, v, dropout_p=self.attn_drop if self.training else 0.)
+        # (B, heads, N, head_dim) -> (B, N, C)
+        x = x.transpose(1, 2).reshape(B, N, C)
+        return self.proj_drop(self.proj(x))
+
+    def forward_manual(self, x: Tensor) -> Tensor:
+        """The original's explicit softmax(q k^T / sqrt(d)) v, in eval mode.
+
+        Kept only to test that the SDPA path agrees with it.
+        """
+        B, N, C = x.shape
+        qkv = self.qkv(x).reshape(B, N, 3, self.num_heads,
+                                  self.head_dim).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0)
+        attn = (q * self.head_dim**-0.5) @ k.transpose(-2, -1)
+        x = (attn.softmax(dim=-1) @ v).transpose(1, 2).reshape(B, N, C)
+        return self.proj(x)
