@@ -1,4 +1,6 @@
 """Models of vitpose_mm: backbones and their layers."""
-from .backbones import VITPOSE_ARCHS, ViTPoseBackbone
+from .backbones import (VITPOSE_ARCHS, VITPOSE_PLUS_PART_FEATURES,
+                        ViTPoseBackbone, ViTPosePlusBackbone)
 
-__all__ = ['VITPOSE_ARCHS', 'ViTPoseBackbone']
+__all__ = ['VITPOSE_ARCHS', 'VITPOSE_PLUS_PART_FEATURES', 'ViTPoseBackbone',
+           'ViTPosePlusBackbone']

@@ -1,0 +1,47 @@
+"""Shared pytest fixtures.
+
+Tests that need the files of ``../shared`` (real tiny datasets, the original
+ViTPose fixtures, the YOLOX detector) find them through ``VITPOSE_MM_SHARED``
+or at ``<repo>/../shared`` and are skipped, with the reason, when absent.
+"""
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_root() -> Path:
+    """The shared folder: $VITPOSE_MM_SHARED, else <repo>/../shared."""
+    return Path(os.environ.get('VITPOSE_MM_SHARED', REPO.parent / 'shared'))
+
+
+def require_shared(relpath: str) -> Path:
+    """Path of a file or folder under the shared folder, or skip the test."""
+    path = shared_root() / relpath
+    if not path.exists():
+        pytest.skip(f'{path} not found: set VITPOSE_MM_SHARED to the folder '
+                    'holding data/, fixtures/ and weights/')
+    return path
+
+
+def load_fixture(name: str) -> dict:
+    """Load one original-ViTPose fixture file, e.g. ``vit_classic.pt``."""
+    path = require_shared(f'fixtures/original_vitpose/{name}')
+    return torch.load(path, map_location='cpu', weights_only=True)
+
+
+@pytest.fixture(scope='session', autouse=True)
+def _registries():
+    """mmpose's modules registered once, as a runner does."""
+    from mmpose.utils import register_all_modules
+    register_all_modules(init_default_scope=True)
+    import vitpose_mm  # noqa: F401
+
+
+@pytest.fixture
+def coco_tiny() -> Path:
+    """The real tiny COCO set (4 images, 14 annotated people)."""
+    return require_shared('data/coco')
