@@ -1,4 +1,4 @@
-"""Training-engine pieces registered into mmengine's registries."""
+"""Training-engine pieces registered into mmpose's registries."""
+from .optim_wrappers import ViTPoseLayerDecayOptimWrapperConstructor
 
-
-__all__ = []
+__all__ = ['ViTPoseLayerDecayOptimWrapperConstructor']
