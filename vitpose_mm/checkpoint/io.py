@@ -1,0 +1,151 @@
+"""Reading and writing checkpoint files without unpickling by default.
+
+``.safetensors`` files go through ``safetensors``; anything else through
+``torch.load(weights_only=True)``, which only rebuilds tensors and plain
+containers. A file that holds other Python objects (e.g. an mmengine
+training checkpoint with a message hub) is refused unless the caller opts
+in with ``allow_pickle=True`` (CLI: ``--unsafe-pickle``), because
+unpickling runs code from the file.
+"""
+import os
+import pickle
+from typing import Any, Dict, Mapping, Optional
+
+import torch
+
+from .table import StateDict
+
+#: Wrappers unwrapped in this order, as the original ViTPose
+#: ``mmcv_custom/checkpoint.py`` does: mmengine / mmpose (``state_dict``),
+#: MAE / DeiT (``model``), DeepSpeed (``module``).
+WRAPPER_KEYS = ('state_dict', 'model', 'module')
+
+
+class UnsafeCheckpointError(ValueError):
+    """The file needs ``torch.load(weights_only=False)`` to be read."""
+
+
+def _weights_only_detail(err: Exception) -> str:
+    """The line of torch's message that names the refused object."""
+    for line in str(err).splitlines():
+        if 'WeightsUnpickler error:' in line:
+            detail = line.split('WeightsUnpickler error:')[1].strip()
+            return detail.split('. ')[0][:200]
+    return ''
+
+
+def _read(path: str, allow_pickle: bool) -> Any:
+    if str(path).endswith('.safetensors'):
+        from safetensors.torch import load_file
+        try:
+            return load_file(path, device='cpu')
+        except Exception as err:  # SafetensorError is no ValueError
+            raise ValueError(f'{path} is not a readable safetensors file: '
+                             f'{err}') from None
+    with open(path, 'rb') as f:
+        head = f.read(4)
+    # torch.save writes a zip archive (legacy format: a pickle stream).
+    if not (head.startswith(b'PK\x03\x04') or head[:1] == b'\x80'):
+        raise ValueError(f'{path} is not a PyTorch checkpoint (neither a '
+                         'torch.save zip archive nor a pickle)')
+    try:
+        return torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as err:
+        if not allow_pickle:
+            detail = _weights_only_detail(err)
+            detail = f' ({detail})' if detail else ''
+            raise UnsafeCheckpointError(
+                f'{path} holds Python objects besides tensors, which '
+                f'torch.load(weights_only=True) refuses{detail}. If you '
+                'trust the file, pass allow_pickle=True (CLI: '
+                '--unsafe-pickle); unpickling can run arbitrary code.'
+            ) from None
+        # Only reached with allow_pickle: the caller trusts the file.
+    except RuntimeError as err:
+        raise ValueError(f'{path} is not a readable PyTorch checkpoint: '
+                         f'{str(err).splitlines()[0]}') from None
+    return torch.load(path, map_location='cpu', weights_only=False)
+
+
+def unwrap_state_dict(obj: Any, source: str = 'checkpoint') -> StateDict:
+    """The state dict inside a loaded checkpoint object.
+
+    Takes ``obj[k]`` for the first ``k`` of :data:`WRAPPER_KEYS` present,
+    then strips a ``module.`` prefix (DataParallel) shared by every key.
+
+    Raises:
+        ValueError: If no dict of str -> Tensor is found, naming the first
+            key whose value is not a tensor.
+    """
+    if not isinstance(obj, Mapping):
+        raise ValueError(f'{source} holds a {type(obj).__name__}, not a '
+                         'dict of tensors')
+    for key in WRAPPER_KEYS:
+        if isinstance(obj.get(key), Mapping):
+            obj = obj[key]
+            break
+    state = dict(obj)
+    if not state:
+        raise ValueError(f'{source} holds an empty state dict')
+    for key, value in state.items():
+        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+            raise ValueError(
+                f'{source} is not a state dict: entry {key!r} holds a '
+                f'{type(value).__name__}, not a tensor (top-level keys: '
+                f'{sorted(map(str, obj))[:5]})')
+    if all(k.startswith('module.') for k in state):
+        state = {k[len('module.'):]: v for k, v in state.items()}
+    return state
+
+
+def load_state_dict_file(path: str, allow_pickle: bool = False) -> StateDict:
+    """Read the state dict of a checkpoint file on CPU.
+
+    Args:
+        path (str): A ``.safetensors`` file, or any ``torch.save`` file
+            (``.pth``, ``.pt``, ``.bin``).
+        allow_pickle (bool): Fall back to ``weights_only=False`` for a file
+            that needs it. Only for files you trust.
+
+    Returns:
+        dict[str, Tensor]: The (unwrapped) state dict, in the file's layout.
+
+    Raises:
+        FileNotFoundError: If ``path`` does not exist.
+        UnsafeCheckpointError: If the file needs unpickling and
+            ``allow_pickle`` is False; the message says how to opt in.
+        ValueError: If the file is not a checkpoint or holds no state dict.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'No checkpoint file at {path}')
+    return unwrap_state_dict(_read(path, allow_pickle), source=str(path))
+
+
+def save_state_dict_file(state: StateDict,
+                         path: str,
+                         meta: Optional[Dict[str, Any]] = None,
+                         wrap: bool = True) -> None:
+    """Write a state dict; the parent folder is created.
+
+    Args:
+        state (dict[str, Tensor]): Tensors to write (made contiguous).
+        path (str): ``.safetensors`` writes a flat file whose metadata
+            holds ``meta`` as strings (plus ``format='pt'``, which
+            transformers expects); any other suffix uses ``torch.save``.
+        meta (dict, optional): Provenance (source file, layouts, ...).
+        wrap (bool): For ``torch.save``: write ``{'state_dict': state,
+            'meta': meta}`` (mmengine style) if True, else the bare state
+            dict (transformers' ``pytorch_model.bin`` style).
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    state = {k: v.detach().contiguous() for k, v in state.items()}
+    if str(path).endswith('.safetensors'):
+        from safetensors.torch import save_file
+        metadata = {'format': 'pt'}
+        metadata.update({str(k): str(v) for k, v in (meta or {}).items()})
+        save_file(state, path, metadata=metadata)
+    elif wrap:
+        torch.save({'state_dict': state, 'meta': dict(meta or {})}, path)
+    else:
+        torch.save(state, path)
