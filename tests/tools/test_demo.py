@@ -1,0 +1,349 @@
+"""The whole-image demo, end to end on real images with a tiny ViTPose.
+
+The pose model is ViTPose-S shrunk to width 64 and depth 2 with seeded
+random weights: its keypoints are meaningless, but their shapes, their
+frame (image pixels) and their equality with ``inference_topdown`` are not.
+Two runs go through a subprocess, as a user would (exit status, log
+lines, no traceback); the others call ``main`` in-process to save the
+start-up time (~10 s of imports per process).
+"""
+import contextlib
+import json
+import logging
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from tests.conftest import REPO, require_shared
+from vitpose_mm.tools.demo import main
+
+SMALL_CFG = (REPO / 'configs/body_2d_keypoint/topdown_heatmap/coco/'
+             'td-hm_ViTPose-small_8xb64-210e_coco-256x192.py')
+DET_CFG = 'mmdet::yolox/yolox_nano_8xb8-300e_coco.py'
+IMG_A, IMG_B = '000000000785.jpg', '000000040083.jpg'
+
+
+def _tiny_pose(width: int, folder: Path):
+    """Config file and seeded random checkpoint of a ViTPose-S shrunk to
+    ``width`` channels and 2 blocks."""
+    from mmengine.config import Config
+    from mmpose.apis import init_model
+
+    cfg = Config.fromfile(SMALL_CFG)
+    cfg.model.backbone.update(embed_dim=width, depth=2, num_heads=2,
+                              drop_path_rate=0.)
+    cfg.model.head.update(in_channels=width, deconv_out_channels=(32, 32))
+    cfg_file, ckpt = folder / f'vitpose_w{width}.py', folder / f'w{width}.pth'
+    cfg.dump(str(cfg_file))
+    torch.manual_seed(width)
+    model = init_model(cfg, None, device='cpu')
+    torch.save({'state_dict': model.state_dict()}, ckpt)
+    return cfg_file, ckpt
+
+
+@pytest.fixture(scope='module')
+def pose(tmp_path_factory):
+    """(config, checkpoint, checkpoint of a width-32 model)."""
+    folder = tmp_path_factory.mktemp('pose')
+    cfg, ckpt = _tiny_pose(64, folder)
+    return cfg, ckpt, _tiny_pose(32, folder)[1]
+
+
+@pytest.fixture
+def images(tmp_path):
+    """A folder linking two real COCO images."""
+    coco = require_shared('data/coco')
+    folder = tmp_path / 'images'
+    folder.mkdir()
+    for name in (IMG_A, IMG_B):
+        (folder / name).symlink_to(coco / name)
+    return folder
+
+
+def _pose_args(pose, out_dir):
+    return ['--pose-config', pose[0], '--pose-checkpoint', pose[1],
+            '--output-dir', out_dir, '--device', 'cpu']
+
+
+def _demo(*args):
+    """Run the demo in this process."""
+    main([str(a) for a in args])
+
+
+def _run_cli(args):
+    """Run the demo as a user would; (exit status, stdout + stderr)."""
+    proc = subprocess.run(
+        [sys.executable, '-m', 'vitpose_mm.tools.demo', *map(str, args)],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert 'Traceback' not in proc.stderr, proc.stderr
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+@contextlib.contextmanager
+def _logged():
+    """Collect the messages of mmengine's current logger."""
+    from mmengine.logging import MMLogger
+
+    lines = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        yield lines
+    finally:
+        logger.removeHandler(handler)
+
+
+def _load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def _check_instance(inst, num_keypoints=17):
+    assert np.asarray(inst['keypoints']).shape == (num_keypoints, 2)
+    assert np.asarray(inst['keypoint_scores']).shape == (num_keypoints, )
+    assert np.asarray(inst['bbox']).shape == (4, )
+    assert isinstance(inst['bbox_score'], float)
+
+
+def _frame_shapes(video):
+    cap = cv2.VideoCapture(str(video))
+    shapes = []
+    ok, frame = cap.read()
+    while ok:
+        shapes.append(frame.shape)
+        ok, frame = cap.read()
+    cap.release()
+    return shapes
+
+
+def _iou(a, b):
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    inter = max(w, 0) * max(h, 0)
+    area = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1])
+    return inter / (area - inter)
+
+
+def test_detector_run(pose, images, tmp_path):
+    """YOLOX-Nano + ViTPose on a folder: a real COCO image, a blank image
+    (no person) and a broken file (skipped with a message, exit status 1).
+    """
+    coco = require_shared('data/coco')
+    weights = require_shared('weights/yolox_nano_coco_mmdet.pth')
+    (images / IMG_B).unlink()
+    (images / 'broken.jpg').write_bytes(b'not a jpeg')
+    blank = np.full((120, 160, 3), 255, np.uint8)
+    cv2.imwrite(str(images / 'blank.png'), blank)
+    out = tmp_path / 'out'
+    code, log = _run_cli(
+        ['--input', images, '--det-config', DET_CFG, '--det-checkpoint',
+         weights, '--bbox-thr', 0.3, *_pose_args(pose, out)])
+    assert code == 1, log
+    assert log.rstrip().splitlines()[-1] == (
+        'error: 1 of 3 images could not be read (first: broken.jpg)')
+    assert 'broken.jpg is not a readable image' in log
+    assert not (out / 'broken.json').exists()
+    assert 'blank.png: no person found' in log
+    assert _load(out / 'blank.json') == []
+    assert (cv2.imread(str(out / 'blank.png')) == blank).all()
+
+    people = _load(out / '000000000785.json')
+    assert len(people) >= 1
+    for inst in people:
+        _check_instance(inst)
+        assert inst['bbox_score'] > 0.3
+    # The skier annotated in test_coco.json is found (xywh -> xyxy).
+    anns = [a for a in _load(coco / 'test_coco.json')['annotations']
+            if a['image_id'] == 785]
+    x, y, w, h = anns[0]['bbox']
+    assert max(_iou(p['bbox'], [x, y, x + w, y + h]) for p in people) > 0.7
+    rendered = cv2.imread(str(out / IMG_A))
+    assert rendered.shape == cv2.imread(str(coco / IMG_A)).shape
+
+
+def test_box_file_formats(pose, images, tmp_path):
+    coco = require_shared('data/coco')
+    # (a) {file name: boxes}; a box without a score scores 1.
+    given = {IMG_A: [[280.5, 45, 500, 380, 0.9], [10, 20, 110, 220]],
+             IMG_B: [[100, 100, 200, 300, 0.8]]}
+    (tmp_path / 'a.json').write_text(json.dumps(given))
+    _demo('--input', images, '--bboxes', tmp_path / 'a.json', '--no-render',
+          *_pose_args(pose, tmp_path / 'a'))
+    for name, boxes in given.items():
+        people = _load(tmp_path / 'a' / (Path(name).stem + '.json'))
+        for inst in people:
+            _check_instance(inst)
+        np.testing.assert_allclose([p['bbox'] for p in people],
+                                   [b[:4] for b in boxes])
+        np.testing.assert_allclose([p['bbox_score'] for p in people],
+                                   [(b + [1])[4] for b in boxes], rtol=1e-6)
+    assert not list((tmp_path / 'a').glob('*.jpg'))  # --no-render
+
+    # (b) COCO detection results, matched by COCO id, score > --bbox-thr.
+    dets = coco / 'test_coco_det_AP_H_56.json'
+    _demo('--input', images, '--bboxes', dets, '--bbox-thr', 0.5,
+          '--no-render', *_pose_args(pose, tmp_path / 'b'))
+    for name in (IMG_A, IMG_B):
+        image_id = int(Path(name).stem)
+        want = [[x, y, x + w, y + h, d['score']]
+                for d in _load(dets) if d['image_id'] == image_id
+                and d['score'] > 0.5 for x, y, w, h in [d['bbox']]]
+        people = _load(tmp_path / 'b' / (Path(name).stem + '.json'))
+        assert len(want) >= 1
+        np.testing.assert_allclose(
+            [p['bbox'] + [p['bbox_score']] for p in people], want,
+            rtol=1e-5)
+
+
+def test_matches_inference_topdown(pose, images, tmp_path, monkeypatch):
+    """The demo's keypoints are those of mmpose's own calls for the same
+    boxes, all crops of an image in one forward (or in --batch-size
+    chunks)."""
+    from mmpose.apis import inference_topdown, init_model
+
+    from vitpose_mm.models.backbones import ViTPoseBackbone
+
+    boxes = np.array([[280, 45, 500, 380], [10, 20, 300, 400],
+                      [50, 60, 250, 330]], dtype=np.float32)
+    (tmp_path / 'boxes.json').write_text(
+        json.dumps({IMG_A: boxes.tolist()}))
+    model = init_model(str(pose[0]), str(pose[1]), device='cpu')
+    img = str(images / IMG_A)
+    # Batch sizes seen by the backbone (twice each with flip test).
+    forward, sizes = ViTPoseBackbone.forward, []
+
+    def counted_forward(self, x):
+        sizes.append(len(x))
+        return forward(self, x)
+
+    monkeypatch.setattr(ViTPoseBackbone, 'forward', counted_forward)
+    for batch, want, want_sizes in (
+        ([], inference_topdown(model, img, boxes), ([3], [3, 3])),
+        (['--batch-size', 2], inference_topdown(model, img, boxes[:2]) +
+         inference_topdown(model, img, boxes[2:]), ([2, 1], [2, 2, 1, 1])),
+    ):
+        out = tmp_path / f'out{len(batch)}'
+        sizes.clear()
+        _demo('--input', img, '--bboxes', tmp_path / 'boxes.json',
+              '--no-render', *batch, *_pose_args(pose, out))
+        assert sizes in want_sizes
+        people = _load(out / '000000000785.json')
+        assert len(people) == len(want)
+        for inst, sample in zip(people, want):
+            np.testing.assert_allclose(
+                inst['keypoints'], sample.pred_instances.keypoints[0],
+                atol=1e-4)
+            np.testing.assert_allclose(
+                inst['keypoint_scores'],
+                sample.pred_instances.keypoint_scores[0], atol=1e-6)
+
+
+def test_video(pose, tmp_path):
+    coco = require_shared('data/coco')
+    img = cv2.imread(str(coco / IMG_A))
+    video = tmp_path / 'clip.mp4'
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*'mp4v'),
+                             10, (img.shape[1], img.shape[0]))
+    for _ in range(3):
+        writer.write(img)
+    writer.release()
+    # One list of boxes per frame; frame 1 has none.
+    per_frame = [[[280, 45, 500, 380]], [], [[280, 45, 500, 380],
+                                            [10, 20, 110, 220, 0.9]]]
+    (tmp_path / 'boxes.json').write_text(json.dumps({'clip.mp4': per_frame}))
+    out = tmp_path / 'out'
+    _demo('--input', video, '--bboxes', tmp_path / 'boxes.json',
+          *_pose_args(pose, out))
+    frames = _load(out / 'clip.json')
+    assert [len(f) for f in frames] == [1, 0, 2]
+    for frame, boxes in zip(frames, per_frame):
+        np.testing.assert_allclose(
+            np.reshape([p['bbox'] for p in frame], (-1, 4)),
+            np.reshape([b[:4] for b in boxes], (-1, 4)))
+    # mp4v may crop odd sizes: compare with the input as read back.
+    assert _frame_shapes(out / 'clip.mp4') == _frame_shapes(video)
+    assert len(_frame_shapes(video)) == 3
+
+
+def test_bad_boxes(pose, images, tmp_path):
+    """Zero-area, inverted and outside boxes are skipped, each named; an
+    image without boxes gets an empty list."""
+    boxes = {IMG_A: [[280, 45, 500, 380], [10, 10, 10, 50],
+                     [300, 60, 200, 80], [700, 10, 800, 90]]}
+    (tmp_path / 'boxes.json').write_text(json.dumps(boxes))
+    out = tmp_path / 'out'
+    with _logged() as lines:
+        _demo('--input', images, '--bboxes', tmp_path / 'boxes.json',
+              *_pose_args(pose, out))
+    log = '\n'.join(lines)
+    assert 'skipped box 1 [10, 10, 10, 50]: has zero or negative area' in log
+    assert 'skipped box 2 [300, 60, 200, 80]: has zero or negative area' in log
+    assert 'skipped box 3 [700, 10, 800, 90]: lies outside the 640x425' in log
+    assert '000000040083.jpg: no boxes in' in log
+    people = _load(out / '000000000785.json')
+    assert [p['bbox'] for p in people] == [boxes[IMG_A][0]]
+    assert _load(out / '000000040083.json') == []
+
+
+def test_mismatched_checkpoint(pose, images, tmp_path):
+    """A width-32 model's checkpoint for the width-64 config stops the run
+    before any output, naming the first differing tensor and its shapes.
+    """
+    (tmp_path / 'boxes.json').write_text('{}')
+    with pytest.raises(SystemExit) as exc:
+        _demo('--input', images / IMG_A, '--bboxes', tmp_path / 'boxes.json',
+              *_pose_args((pose[0], pose[2]), tmp_path / 'out'))
+    msg = str(exc.value.code)
+    assert msg.startswith(f'error: pose checkpoint {pose[2]}')
+    assert re.search(r'backbone\.pos_embed\D*\(1, 193, 32\)'
+                     r'\D*\(1, 193, 64\)', msg), msg
+    assert '\n' not in msg
+    assert not (tmp_path / 'out').exists()
+
+
+@pytest.mark.parametrize('make, message', [
+    (lambda d: d / 'missing.jpg', 'input .*missing.jpg does not exist'),
+    (lambda d: d / 'texts', 'folder .*texts holds no images'),
+    (lambda d: d / 'texts/notes.txt', 'input .*notes.txt is neither an image'),
+    (lambda d: d / 'broken.jpg', '.*broken.jpg is not a readable image'),
+    (lambda d: d / 'broken.mp4', '.*broken.mp4 is not a readable video'),
+])
+def test_fatal_input_errors(pose, tmp_path, make, message):
+    (tmp_path / 'texts').mkdir()
+    (tmp_path / 'texts/notes.txt').write_text('hi')
+    (tmp_path / 'broken.jpg').write_bytes(b'')
+    (tmp_path / 'broken.mp4').write_bytes(b'not a video')
+    (tmp_path / 'boxes.json').write_text('{}')
+    with pytest.raises(SystemExit, match=f'^error: {message}'):
+        _demo('--input', make(tmp_path), '--bboxes', tmp_path / 'boxes.json',
+              *_pose_args(pose, tmp_path / 'out'))
+
+
+@pytest.mark.parametrize('content, message', [
+    ('{"000000000785.jpg": [[1, 2, 3]]}', 'box 0 of .* must be'),
+    ('[{"image_id": 785}]', 'entry 0 of .* must be a dict with'),
+    ('{"a": ', 'is not valid JSON'),
+])
+def test_bad_box_file(pose, images, tmp_path, content, message):
+    (tmp_path / 'boxes.json').write_text(content)
+    with pytest.raises(SystemExit, match=f'^error: .*{message}'):
+        _demo('--input', images / IMG_A, '--bboxes', tmp_path / 'boxes.json',
+              *_pose_args(pose, tmp_path / 'out'))
+
+
+def test_box_source_is_required_once(pose, tmp_path):
+    args = ['--input', tmp_path, *_pose_args(pose, tmp_path / 'out')]
+    for extra in ([], ['--det-config', DET_CFG],
+                  ['--bboxes', 'b.json', '--det-config', DET_CFG,
+                   '--det-checkpoint', 'd.pth']):
+        with pytest.raises(SystemExit) as exc:
+            _demo(*args, *extra)
+        assert exc.value.code == 2  # argparse's usage error

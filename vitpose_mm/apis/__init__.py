@@ -1,0 +1,19 @@
+"""Whole-image inference helpers (used by ``vitpose_mm.tools.demo``).
+
+mmdet and mmpose's inference APIs are imported inside the functions that
+need them, so importing this package stays cheap.
+"""
+from .boxes import as_boxes, keep_valid_boxes, load_box_file
+from .inputs import (IMAGE_SUFFIXES, VIDEO_SUFFIXES, InputError, VideoFrames,
+                     list_inputs, read_image)
+from .models import (detect_people, estimate_poses, init_person_detector,
+                     init_pose_model, load_config)
+from .results import make_visualizer, render, to_instances, write_json
+
+__all__ = [
+    'IMAGE_SUFFIXES', 'VIDEO_SUFFIXES', 'InputError', 'VideoFrames',
+    'as_boxes', 'detect_people', 'estimate_poses', 'init_person_detector',
+    'init_pose_model', 'keep_valid_boxes', 'list_inputs', 'load_box_file',
+    'load_config', 'make_visualizer', 'read_image',
+    'render', 'to_instances', 'write_json'
+]

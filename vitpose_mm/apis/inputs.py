@@ -1,0 +1,117 @@
+"""Inputs of whole-image inference: an image, a folder of images, a video.
+
+All readers raise :class:`InputError` (a ``ValueError``) with a one-line
+message naming the offending path, so a command-line tool can print it
+instead of a traceback from inside OpenCV or mmcv.
+"""
+from pathlib import Path
+from typing import Iterator, List, Tuple
+
+import mmcv
+import numpy as np
+
+#: File name suffixes (lower case) read as images.
+IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+#: File name suffixes (lower case) read as videos.
+VIDEO_SUFFIXES = ('.mp4', '.avi', '.mov', '.mkv')
+
+
+class InputError(ValueError):
+    """A user input (file, folder, box, checkpoint) that cannot be used."""
+
+
+def is_image_path(path: Path) -> bool:
+    """Whether ``path`` has one of :data:`IMAGE_SUFFIXES`."""
+    return path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def list_inputs(path: str) -> Tuple[str, List[Path]]:
+    """Classify an input path and list the files to process.
+
+    Args:
+        path (str): An image file, a video file or a folder of images.
+
+    Returns:
+        tuple: ``(kind, files)`` where kind is ``'image'``, ``'folder'`` or
+        ``'video'``; files holds the one image or video, or the folder's
+        images (by suffix, not recursive) sorted by file name.
+
+    Raises:
+        InputError: The path does not exist, has an unknown suffix, or is a
+            folder without images.
+    """
+    p = Path(path)
+    if p.is_dir():
+        images = sorted((f for f in p.iterdir()
+                         if f.is_file() and is_image_path(f)),
+                        key=lambda f: f.name)
+        if not images:
+            raise InputError(
+                f'folder {path} holds no images (looked for '
+                f'{", ".join(IMAGE_SUFFIXES)})')
+        return 'folder', images
+    if not p.exists():
+        raise InputError(f'input {path} does not exist')
+    if is_image_path(p):
+        return 'image', [p]
+    if p.suffix.lower() in VIDEO_SUFFIXES:
+        return 'video', [p]
+    raise InputError(
+        f'input {path} is neither an image ({", ".join(IMAGE_SUFFIXES)}), '
+        f'a video ({", ".join(VIDEO_SUFFIXES)}) nor a folder')
+
+
+def read_image(path: Path) -> np.ndarray:
+    """Read an image file as an (H, W, 3) uint8 BGR array.
+
+    Raises:
+        InputError: The file is missing, empty, not an image or corrupt.
+    """
+    try:
+        data = Path(path).read_bytes()
+    except OSError as err:
+        raise InputError(f'cannot read {path}: {err.strerror}') from None
+    try:
+        img = mmcv.imfrombytes(data, flag='color', channel_order='bgr')
+    except Exception as err:  # decoders raise many types on bad data
+        raise InputError(f'{path} is not a readable image ({err})') from None
+    if img is None or img.size == 0:
+        raise InputError(f'{path} is not a readable image (empty, corrupt '
+                         'or not an image file)')
+    return img
+
+
+class VideoFrames:
+    """The frames of a video file, read in order with OpenCV (mmcv).
+
+    Attributes:
+        fps (float): Frames per second from the file header (25 when the
+            header gives none).
+        num_frames (int): Frame count from the header; only a hint for the
+            progress bar, iteration stops at the last decodable frame.
+        size (tuple): (width, height) in pixels.
+
+    Raises:
+        InputError: On construction, when the file cannot be opened as a
+            video or holds no frame.
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        try:
+            self._reader = mmcv.VideoReader(str(path))
+        except Exception as err:  # missing file, bad path
+            raise InputError(f'cannot open video {path}: {err}') from None
+        if not self._reader.opened or self._reader.frame_cnt <= 0:
+            raise InputError(f'{path} is not a readable video (no frames)')
+        self.fps = self._reader.fps or 25.0
+        self.num_frames = self._reader.frame_cnt
+        self.size = (self._reader.width, self._reader.height)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        """Yield (H, W, 3) uint8 BGR frames."""
+        while True:
+            frame = self._reader.read()
+            if frame is None:
+                return
+            yield frame

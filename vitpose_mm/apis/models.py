@@ -1,0 +1,225 @@
+"""Build the person detector and the pose model; run them on one image.
+
+The detector is any mmdet 3.x model (``mmdet.apis``); the pose model is a
+top-down ViTPose model (``mmpose.apis``). Both are built without weights,
+then their checkpoint (read by :func:`vitpose_mm.checkpoint.
+load_state_dict_file`) is checked against the model's tensor names and
+shapes and loaded **strictly**. mmengine's ``load_checkpoint`` (used by
+``init_model`` and ``init_detector``) loads with ``strict=False`` and only
+logs a mismatch, leaving random weights behind a plausible-looking result.
+
+Config paths may name a config of an installed OpenMMLab package as
+``'mmdet::yolox/yolox_nano_8xb8-300e_coco.py'``.
+"""
+import warnings
+from pathlib import Path
+from typing import Optional, Union
+
+import numpy as np
+from mmengine.config import Config
+from mmengine.utils import get_installed_path, is_installed
+from torch import nn
+
+from ..checkpoint import check_fits, load_state_dict_file
+from .inputs import InputError
+
+
+def load_config(path: Union[str, Config]) -> Config:
+    """Read a config file, resolving ``'<package>::<path>'`` names.
+
+    ``'mmdet::yolox/x.py'`` is ``<mmdet install>/.mim/configs/yolox/x.py``.
+
+    Raises:
+        InputError: The package is not installed, the file does not exist
+            or cannot be parsed.
+    """
+    if isinstance(path, Config):
+        return path
+    path = str(path)
+    if '::' in path:
+        package, rel = path.split('::', 1)
+        if not is_installed(package):
+            raise InputError(f'config {path}: package {package} is not '
+                             'installed')
+        file = Path(get_installed_path(package), '.mim', 'configs', rel)
+    else:
+        file = Path(path)
+    if not file.is_file():
+        raise InputError(f'config {path} not found')
+    try:
+        return Config.fromfile(str(file))
+    except Exception as err:  # syntax errors, missing bases, ...
+        msg = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise InputError(f'cannot parse config {path}: {msg}') from None
+
+
+def _read_weights(path: str, allow_pickle: bool) -> dict:
+    """The state dict of a checkpoint file, errors as InputError."""
+    try:
+        return load_state_dict_file(path, allow_pickle=allow_pickle)
+    except FileNotFoundError:
+        raise InputError(f'checkpoint {path} not found') from None
+    except Exception as err:  # not a checkpoint, pickled objects, ...
+        msg = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise InputError(f'cannot read checkpoint {path}: {msg}') from None
+
+
+def _check_fits_any(model: nn.Module, state: dict, source: str) -> None:
+    """Raise InputError unless ``state`` has exactly the model's tensor
+    names and shapes (any model; the pose model's check also converts
+    ViTPose layouts, see :func:`vitpose_mm.checkpoint.check_fits`)."""
+    own = model.state_dict()
+    for key, value in state.items():
+        if key in own and tuple(own[key].shape) != tuple(value.shape):
+            raise InputError(
+                f'checkpoint {source} does not fit the config: {key} is '
+                f'{tuple(value.shape)} in the checkpoint but '
+                f'{tuple(own[key].shape)} in the model')
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    if missing or unexpected:
+        raise InputError(
+            f'checkpoint {source} does not fit the config: '
+            f'{len(missing)} missing keys {missing[:3]}, '
+            f'{len(unexpected)} unexpected keys {unexpected[:3]}')
+
+
+def init_pose_model(config: Union[str, Config], checkpoint: str,
+                    device: str = 'cpu',
+                    allow_pickle: bool = False) -> nn.Module:
+    """Build a top-down ViTPose model and load its checkpoint strictly.
+
+    The checkpoint may be in any layout that
+    :func:`vitpose_mm.checkpoint.check_fits` reads (ours, the original
+    ViTPose, mmpose's, Hugging Face's). Like
+    :func:`mmpose.apis.init_model`, the model gets ``cfg`` and
+    ``dataset_meta`` (of the config's training dataset).
+
+    Args:
+        config (str | Config): Config file, or ``'<package>::<path>'``.
+        checkpoint (str): Weights file (``.pth``, ``.safetensors``).
+        device (str): Torch device of the returned model.
+        allow_pickle (bool): Read checkpoints that hold Python objects
+            besides tensors (e.g. mmengine training checkpoints); only for
+            trusted files.
+
+    Raises:
+        InputError: Bad config, unreadable checkpoint, or a checkpoint that
+            does not fit the config (the message names the first tensor
+            that differs and both shapes).
+    """
+    from mmpose.apis import init_model
+
+    cfg = load_config(config)
+    with warnings.catch_warnings():
+        # mmpose finds COCO's metainfo in its package after warning that
+        # the relative path 'configs/_base_/datasets/coco.py' is missing.
+        warnings.filterwarnings('ignore', 'The metainfo config file')
+        model = init_model(cfg, None, device='cpu')
+    state = _read_weights(checkpoint, allow_pickle)
+    try:
+        state = check_fits(model, state)
+    except ValueError as err:
+        raise InputError(f'pose checkpoint {checkpoint} (config {config}): '
+                         f'{err}') from None
+    model.load_state_dict(state, strict=True)
+    return model.to(device).eval()
+
+
+def init_person_detector(config: Union[str, Config], checkpoint: str,
+                         device: str = 'cpu',
+                         allow_pickle: bool = False) -> nn.Module:
+    """Build an mmdet detector and load its checkpoint strictly.
+
+    Its test pipeline is moved to the ``mmdet.`` scope (as mmpose's demos
+    do) so that it runs while mmpose is the default scope.
+
+    Args:
+        config (str | Config): Config file, or ``'mmdet::<path>'``.
+        checkpoint (str): Weights file.
+        device (str): Torch device of the returned model.
+        allow_pickle (bool): As for :func:`init_pose_model`.
+
+    Raises:
+        InputError: Bad config, unreadable checkpoint, or a tensor name or
+            shape that differs between checkpoint and model.
+    """
+    from mmdet.apis import init_detector
+    from mmpose.utils import adapt_mmdet_pipeline
+
+    cfg = load_config(config)
+    with warnings.catch_warnings(record=True):
+        # Silences 'checkpoint is None, use COCO classes': labels are
+        # filtered by number (det_cat_id), class names are not used.
+        model = init_detector(cfg, None, device='cpu')
+    state = _read_weights(checkpoint, allow_pickle)
+    _check_fits_any(model, state, checkpoint)
+    model.load_state_dict(state, strict=True)
+    model.cfg = adapt_mmdet_pipeline(model.cfg)
+    return model.to(device).eval()
+
+
+def detect_people(detector: nn.Module, img: np.ndarray, cat_id: int = 0,
+                  score_thr: float = 0.3, nms_thr: float = 0.3
+                  ) -> np.ndarray:
+    """Person boxes of one image.
+
+    Keeps the detections of label ``cat_id`` with score > ``score_thr``,
+    then applies NMS at IoU ``nms_thr``.
+
+    Args:
+        detector (nn.Module): From :func:`init_person_detector`.
+        img (np.ndarray): (H, W, 3) uint8 BGR image.
+
+    Returns:
+        np.ndarray: (N, 5) float32 ``x1, y1, x2, y2, score``, image pixels,
+        by decreasing score.
+    """
+    from mmdet.apis import inference_detector
+    from mmpose.evaluation.functional import nms
+
+    pred = inference_detector(detector, img).pred_instances.cpu().numpy()
+    boxes = np.concatenate([pred.bboxes, pred.scores[:, None]], axis=1)
+    boxes = boxes[(pred.labels == cat_id) & (pred.scores > score_thr)]
+    return boxes[nms(boxes, nms_thr)].astype(np.float32).reshape(-1, 5)
+
+
+def estimate_poses(model: nn.Module, img: np.ndarray, boxes: np.ndarray,
+                   batch_size: Optional[int] = None):
+    """Keypoints of the people in ``boxes``, all crops in one forward.
+
+    :func:`mmpose.apis.inference_topdown` crops every box and runs one
+    ``test_step`` for all of them; ``batch_size`` splits the boxes into
+    several such calls to bound memory.
+
+    Args:
+        model (nn.Module): A top-down pose model (:func:`init_pose_model`).
+        img (np.ndarray): (H, W, 3) uint8 BGR image.
+        boxes (np.ndarray): (N, 5) ``x1, y1, x2, y2, score`` in pixels,
+            N >= 1, with positive width and height.
+        batch_size (int, optional): Boxes per forward; all when None.
+
+    Returns:
+        PoseDataSample: One merged sample whose ``pred_instances`` hold
+        ``keypoints`` (N, K, 2) and ``keypoint_scores`` (N, K) in image
+        pixels, ``bboxes`` (N, 4) and ``bbox_scores`` (N,) from ``boxes``.
+
+    Raises:
+        ValueError: ``boxes`` is empty or ``batch_size`` < 1.
+    """
+    from mmpose.apis import inference_topdown
+    from mmpose.structures import merge_data_samples
+
+    if len(boxes) == 0:
+        # inference_topdown would take the whole image as one box.
+        raise ValueError('estimate_poses needs at least one box')
+    step = len(boxes) if batch_size is None else int(batch_size)
+    if step < 1:
+        raise ValueError(f'batch_size must be >= 1, got {batch_size}')
+    samples = []
+    for start in range(0, len(boxes), step):
+        samples += inference_topdown(model, img, boxes[start:start + step, :4])
+    merged = merge_data_samples(samples)
+    # inference_topdown scores every box 1; keep the detector's scores.
+    merged.pred_instances.bbox_scores = boxes[:, 4].astype(np.float32)
+    return merged
