@@ -9,6 +9,10 @@ Layouts, one module each with its key table and special cases:
 - ``hf`` (transformers ``VitPoseForPoseEstimation``): :mod:`.hf`.
 - ``mae`` (bare MAE / timm backbone, read only): :mod:`.mae`.
 
+ViTPose+ (MoE) checkpoints, in our layout: :mod:`.moe` splits one into a
+plain ViTPose per dataset, merges plain ones back, and initialises the
+experts from a dense checkpoint.
+
 Typical use::
 
     state = load_state_dict_file('vitpose-b.pth')
@@ -18,9 +22,13 @@ from .convert import (LAYOUTS, TARGETS, check_fits, convert_state_dict,
                       detect_layout)
 from .io import (UnsafeCheckpointError, load_state_dict_file,
                  save_state_dict_file, unwrap_state_dict)
+from .moe import (RELEASED_DATASETS, expert_config, init_experts,
+                  merge_experts, select_head, split_experts)
 
 __all__ = [
-    'LAYOUTS', 'TARGETS', 'UnsafeCheckpointError', 'check_fits',
-    'convert_state_dict', 'detect_layout', 'load_state_dict_file',
-    'save_state_dict_file', 'unwrap_state_dict'
+    'LAYOUTS', 'RELEASED_DATASETS', 'TARGETS', 'UnsafeCheckpointError',
+    'check_fits', 'convert_state_dict', 'detect_layout', 'expert_config',
+    'init_experts', 'load_state_dict_file', 'merge_experts',
+    'save_state_dict_file', 'select_head', 'split_experts',
+    'unwrap_state_dict'
 ]

@@ -23,17 +23,35 @@ layout          rule
 ``mae``         bare ``blocks.*`` (MAE / timm, or our bare backbone)
 ==============  ===========================================================
 
-``mae`` is read only; the others are also written. The per-dataset heads
-of a ViTPose+ model (``heads.<dataset>.*``) exist in our and the original
-layout only (``keypoint_head`` + ``associate_keypoint_heads.N``, see
-:mod:`.original`); transformers and mmpose 1.x hold one head.
+``mae`` is read only; the others are also written.
+
+ViTPose+ (MoE backbone, per-dataset heads; splitting, merging and expert
+init are in :mod:`.moe`):
+
+- The experts (``backbone.blocks.{i}.mlp.experts.{e}.*``) have the same
+  names in our, the original and the transformers layout
+  (``VitPoseBackboneMoeMLP``), and are read and written in all three.
+  mmpretrain's ViT has no MoE FFN: writing ``'mmpose'`` refuses experts
+  (split per dataset first). transformers builds a dense MLP for
+  ``num_experts=1``: writing ``'hf'`` refuses a one-expert model (split
+  it).
+- The per-dataset heads (``heads.<dataset>.*``) exist in our and the
+  original layout only (``keypoint_head`` + ``associate_keypoint_heads.N``,
+  in dataset order, see :mod:`.original`). transformers and mmpose 1.x hold
+  one head: writing ``'hf'`` takes ``dataset=`` and keeps that dataset's
+  head as ``head`` with all the experts (transformers then needs the same
+  ``dataset_index`` at run time), or refuses. Reading ``'hf'`` gives that
+  one ``head``.
+- A ViTPose+ backbone without heads writes to ``'hf'`` as the
+  ``backbone.*`` keys of ``VitPoseForPoseEstimation`` (strip ``backbone.``
+  for transformers' ``VitPoseBackbone``).
 """
 from typing import Callable, Dict, Mapping, Optional, Sequence
 
 import torch
 from torch import nn
 
-from . import hf, mae, mmpose_mmpretrain, original
+from . import hf, mae, mmpose_mmpretrain, moe, original
 from .table import StateDict
 
 OURS = 'vitpose_mm'
@@ -88,11 +106,29 @@ def detect_layout(state: StateDict) -> str:
         f'{list(state)[:5]}')
 
 
+def _check_moe_target(ours: StateDict, to: str) -> None:
+    """Refuse MoE weights that the target layout cannot hold."""
+    config = moe.expert_config(ours)
+    if config is None:
+        return
+    if to == 'mmpose':
+        raise ValueError(
+            f'mmpretrain\'s ViT has no MoE FFN, but this ViTPose+ model has '
+            f'{config["num_expert"]} experts; split it per dataset first '
+            '(python -m vitpose_mm.tools.moe_checkpoint split)')
+    if to == 'hf' and config['num_expert'] == 1:
+        raise ValueError(
+            'transformers builds a dense MLP for num_experts=1, but this '
+            'ViTPose+ model has one expert; fold it into fc2 with '
+            'moe_checkpoint split --dataset 0')
+
+
 def convert_state_dict(
         state: StateDict,
         to: str = OURS,
         src: Optional[str] = None,
-        head_names: Optional[Sequence[str]] = None) -> StateDict:
+        head_names: Optional[Sequence[str]] = None,
+        dataset: Optional[moe.Dataset] = None) -> StateDict:
     """Convert a ViTPose state dict between layouts.
 
     A pure function: ``state`` is not modified; tensors are shared with it
@@ -107,16 +143,25 @@ def convert_state_dict(
             per-dataset ``heads.<name>``: its dataset names in order. Read
             from the original layout, ``keypoint_head`` then becomes
             ``heads.<head_names[0]>`` and ``associate_keypoint_heads.N``
-            ``heads.<head_names[N + 1]>`` (see :mod:`.original`). Other
-            layouts have one head and ignore it.
+            ``heads.<head_names[N + 1]>`` (see :mod:`.original`);
+            written to the original layout, ``heads.*`` go in this order
+            (else in key order). Also the dataset order for ``dataset``.
+            Other layouts have one head and ignore it.
+        dataset (str or int, optional): For a ViTPose+ model with
+            per-dataset heads: keep only this dataset's head (name or
+            expert index), as ``head``, with all the experts
+            (:func:`.moe.select_head`); what a one-head layout (``'hf'``)
+            needs.
 
     Returns:
         dict[str, Tensor]: The weights in the ``to`` layout.
 
     Raises:
         ValueError: On an unknown ``to`` / ``src``, an undetectable layout,
-            a key with no counterpart in the target, or a model the target
-            cannot hold (e.g. a three-deconv head for ``'hf'``).
+            a key with no counterpart in the target, a model the target
+            cannot hold (e.g. a three-deconv head or per-dataset heads
+            without ``dataset`` for ``'hf'``, experts for ``'mmpose'``), or
+            a ``dataset`` the checkpoint has no head for.
     """
     if to not in TARGETS:
         raise ValueError(f'Unknown target layout {to!r}; choose from '
@@ -133,11 +178,32 @@ def convert_state_dict(
         ours = original.to_ours(state, head_names)
     else:
         ours = _LAYOUTS[src].to_ours(state)
+    if dataset is not None:
+        ours = moe.select_head(ours, dataset, head_names)
+    _check_moe_target(ours, to)
+    if to == 'original':
+        return original.from_ours(ours, head_names)
     return ours if to == OURS else _LAYOUTS[to].from_ours(ours)
 
 
 def _shape(t: torch.Tensor) -> tuple:
     return tuple(t.shape)
+
+
+def _check_moe_fit(own: StateDict, ours: StateDict) -> None:
+    """A plain checkpoint for a ViTPose+ model or the reverse: say what to
+    run rather than list mismatched fc2 shapes."""
+    model_moe, state_moe = moe.expert_config(own), moe.expert_config(ours)
+    if state_moe and not model_moe:
+        raise ValueError(
+            f'The checkpoint is ViTPose+ ({state_moe["num_expert"]} experts) '
+            'but the model is a plain ViTPose; split the checkpoint for one '
+            'dataset first (python -m vitpose_mm.tools.moe_checkpoint split)')
+    if model_moe and not state_moe:
+        raise ValueError(
+            'The model is ViTPose+ but the checkpoint is a plain ViTPose; '
+            'merge plain checkpoints (moe_checkpoint merge) or initialise '
+            'the experts from it (moe_checkpoint init-experts)')
 
 
 def check_fits(model: nn.Module,
@@ -162,7 +228,8 @@ def check_fits(model: nn.Module,
 
     Raises:
         ValueError: One line naming the problem: a backbone-only checkpoint
-            offered to a pose model, a keypoint-count mismatch, the first
+            offered to a pose model, a ViTPose+ checkpoint for a plain
+            model or the reverse, a keypoint-count mismatch, the first
             key whose shapes differ (with both shapes), or missing /
             unexpected keys.
     """
@@ -170,7 +237,10 @@ def check_fits(model: nn.Module,
     ours = convert_state_dict(
         state, src=src, head_names=original.head_names_of(own) or None)
     heads = ('head.', 'heads.')
-    if not any(k.startswith('backbone.') for k in own):
+    bare = not any(k.startswith('backbone.') for k in own)
+    prefix = 'backbone.' if bare else ''
+    _check_moe_fit({prefix + k: v for k, v in own.items()}, ours)
+    if bare:
         ours = {
             k[len('backbone.'):]: v
             for k, v in ours.items() if k.startswith('backbone.')

@@ -14,8 +14,9 @@ ours                                 transformers
                                      value}.``
 ``backbone.blocks.{i}.attn.proj.``   ``E.attention.output.dense.``
 ``backbone.blocks.{i}.norm2.``       ``E.layernorm_after.``
-``backbone.blocks.{i}.mlp.``         ``E.mlp.`` (``fc1``, ``fc2``,
-                                     ``experts.j`` of ViTPose+)
+``backbone.blocks.{i}.mlp.``         ``E.mlp.`` (``fc1``, ``fc2``;
+                                     ViTPose+: shared ``fc2`` and
+                                     ``experts.j``)
 ``backbone.last_norm.``              ``backbone.layernorm.``
 ``head.deconv_layers.0.``            ``head.deconv1.`` (classic decoder)
 ``head.deconv_layers.1.``            ``head.batchnorm1.``
@@ -42,6 +43,16 @@ Special cases:
 - Not in the weights: transformers' ``layer_norm_eps`` defaults to 1e-12,
   ViTPose uses 1e-6; set ``VitPoseBackboneConfig(layer_norm_eps=1e-6)``
   for exact parity.
+- **ViTPose+.** ``VitPoseBackboneMoeMLP`` has our names: ``fc1``, the
+  shared ``fc2`` (C - part_features rows, its channels first) and
+  ``experts`` (``VitPoseNaiveMoe``, a ModuleList of part_features-row
+  Linears). ``num_experts`` and ``part_features`` of the config are the
+  expert count and rows (:func:`.moe.expert_config`); the forward takes
+  ``dataset_index``. ``VitPoseForPoseEstimation`` has one head: a model
+  with per-dataset heads is written with the head of one dataset
+  (``convert_state_dict(..., dataset=...)``), else refused.
+- A model without any ``head.*`` (a bare ViTPose / ViTPose+ backbone) is
+  written as the ``backbone.*`` keys only.
 """
 import re
 
@@ -112,8 +123,11 @@ def _check_head(state: StateDict) -> None:
     if any(k.startswith('heads.') for k in state):
         raise ValueError(
             'transformers VitPose holds one head, but this ViTPose+ model '
-            'has per-dataset heads (heads.<dataset>.*); write the original '
-            'layout instead')
+            'has per-dataset heads (heads.<dataset>.*); choose one with '
+            "convert_state_dict(..., dataset='coco') or write the original "
+            'layout')
+    if not any(k.startswith('head.') for k in state):
+        return  # a bare backbone
     final = state.get('head.final_layer.weight')
     if final is None:
         raise ValueError('The hf layout needs a pose head: '
@@ -149,7 +163,8 @@ def from_ours(state: StateDict) -> StateDict:
 
     Raises:
         ValueError: If the model has no ``last_norm``, a head that neither
-            transformers decoder can hold, or a qkv that is not 3C rows.
+            transformers decoder can hold (or per-dataset heads), or a qkv
+            that is not 3C rows.
     """
     if 'backbone.last_norm.weight' not in state:
         raise ValueError('transformers VitPose always applies a final '

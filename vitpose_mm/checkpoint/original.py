@@ -31,7 +31,12 @@ Special cases:
   ``associate_keypoint_heads.N`` becomes ``heads.<head_names[N + 1]>``.
   Without ``head_names`` (a single-head model), ``keypoint_head`` becomes
   ``head`` and the associate heads are dropped with a warning. Writing,
-  ``heads.*`` is mapped back in the order the heads appear.
+  ``heads.*`` is mapped back in ``head_names`` order if given, else in the
+  order the heads appear (which a safetensors file does not keep: it
+  sorts its keys).
+- **Experts (ViTPose+).** ``backbone.blocks.{i}.mlp.experts.{e}.*`` and
+  the shared ``mlp.fc2`` have our names (``ViTMoE``'s ``MoEMlp``); the
+  ``backbone.`` row carries them over.
 - ``backbone.pos_embed`` keeps its cls row (row 0), which both the original
   and our backbone add to every patch token.
 """
@@ -111,10 +116,25 @@ def to_ours(state: StateDict,
     return out
 
 
-def from_ours(state: StateDict) -> StateDict:
-    """Our keys -> original keys (``heads.*`` of a ViTPose+ model in the
-    order they appear)."""
+def from_ours(state: StateDict,
+              head_names: Optional[Sequence[str]] = None) -> StateDict:
+    """Our keys -> original keys.
+
+    Args:
+        state (dict): Our keys.
+        head_names (sequence of str, optional): Dataset order of the
+            ``heads.*`` of a ViTPose+ model; else the order they appear.
+
+    Raises:
+        ValueError: If a head is not in ``head_names``.
+    """
     names = head_names_of(state)
+    if head_names is not None:
+        unknown = [n for n in names if n not in head_names]
+        if unknown:
+            raise ValueError(f'Heads {unknown} are not in head_names '
+                             f'{list(head_names)}')
+        names = list(head_names)
     heads, rest = split_keys(state, [r'heads\.'])
     out = TABLE.rename(rest, to_ours=False)
     for key, value in heads.items():
