@@ -666,3 +666,18 @@ def test_cli_module_entry_and_help(capsys, monkeypatch):
         main(['split', 'a.pth', 'b.pth'])
     assert exit_info.value.code == 2
     assert '--dataset' in capsys.readouterr().err
+
+
+def test_cli_converter_keeps_one_dataset_head_for_hf(tmp_path, capsys, moe):
+    from vitpose_mm.tools.convert_checkpoint import main as convert_main
+    _, state, _ = moe
+    src, dst = tmp_path / 'plus.pth', tmp_path / 'plus_mpii.safetensors'
+    torch.save({'state_dict': state}, src)
+    assert convert_main([str(src), str(dst), '--to', 'hf']) == 1
+    assert 'dataset' in capsys.readouterr().err
+    assert convert_main([str(src), str(dst), '--to', 'hf', '--dataset',
+                         'mpii', '--datasets', ','.join(NAMES)]) == 0
+    back = convert_state_dict(load_state_dict_file(dst), src='hf')
+    assert torch.equal(back['head.final_layer.weight'],
+                       state['heads.mpii.final_layer.weight'])
+    assert torch.equal(back[FC2 + 'weight'], state[FC2 + 'weight'])

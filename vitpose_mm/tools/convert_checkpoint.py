@@ -74,6 +74,15 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         choices=LAYOUTS,
         help='source layout (default: detected)')
     parser.add_argument(
+        '--dataset',
+        help='ViTPose+ with per-dataset heads: keep only this dataset\'s '
+        'head (name such as coco, or expert index), as one-head layouts '
+        '(hf) need')
+    parser.add_argument(
+        '--datasets',
+        help='ViTPose+: comma-separated dataset names in expert order, '
+        'when the heads are not the released six (e.g. coco,mpii,ap10k)')
+    parser.add_argument(
         '--unsafe-pickle',
         action='store_true',
         help='allow torch.load(weights_only=False) for a '
@@ -97,7 +106,12 @@ def convert(args: argparse.Namespace) -> str:
         ours = check_fits(build_model_from_config(args.config), state, src)
     else:
         ours = convert_state_dict(state, src=src)
-    out = convert_state_dict(ours, to=args.to, src='vitpose_mm')
+    dataset = args.dataset
+    if dataset is not None and dataset.isdigit():
+        dataset = int(dataset)
+    names = args.datasets.split(',') if args.datasets else None
+    out = convert_state_dict(ours, to=args.to, src='vitpose_mm',
+                             dataset=dataset, head_names=names)
     from vitpose_mm import __version__
     meta = dict(
         source=os.path.basename(args.src),
