@@ -1,0 +1,7 @@
+# ViTPose+-L (1024/24/16, 6 experts of 256 channels): drop path 0.5, layer
+# decay 0.8 over 24 layers.
+_base_ = ['./_base_/vitpose-plus_6datasets-256x192.py']
+model = dict(
+    backbone=dict(arch='large', drop_path_rate=0.5),
+    head=dict(in_channels=1024))
+optim_wrapper = dict(paramwise_cfg=dict(num_layers=24, layer_decay_rate=0.8))

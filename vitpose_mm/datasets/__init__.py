@@ -1,0 +1,16 @@
+"""Multi-dataset training pieces for ViTPose+, registered into mmpose.
+
+- :class:`ViTPoseSetDatasetIndex` (``TRANSFORMS``) stamps a sample's
+  ``dataset_index``, which picks its MoE expert and its head;
+- :class:`ViTPoseMultiDataset` (``DATASETS``) is mmpose's
+  ``CombinedDataset`` whose samples keep their own dataset's keypoints and
+  metainfo (no conversion to a shared keypoint set);
+- :class:`ViTPoseAPT36KDataset` (``DATASETS``) reads APT-36K, whose
+  metainfo mmpose lacks (``configs/_base_/datasets/apt36k.py``).
+"""
+from .apt36k import APT36K_METAINFO, ViTPoseAPT36KDataset
+from .multi_dataset import ViTPoseMultiDataset
+from .transforms import ViTPoseSetDatasetIndex
+
+__all__ = ['APT36K_METAINFO', 'ViTPoseAPT36KDataset', 'ViTPoseMultiDataset',
+           'ViTPoseSetDatasetIndex']
