@@ -24,13 +24,26 @@ fi
 echo "[setup_env] creating/updating $VENV" >&2
 [[ -x "$VENV/bin/python" ]] || "$PY_BOOT" -m venv "$VENV"
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
-"${PIP[@]}" install -q "pip==24.3.1"
+# pip, with the notices we expect (the registry mirror's find-links, torch's
+# setuptools>=77 metadata, the legacy editable mode) filtered out; pip's own
+# exit status is kept.
+pip_quiet() {
+  local log status=0
+  log="$(mktemp)"
+  "${PIP[@]}" "$@" >"$log" 2>&1 || status=$?
+  grep -v -e '^WARNING: Location' -e 'Legacy editable install' \
+    -e 'requires setuptools>=' -e "dependency resolver does not" \
+    -e 'dependency conflicts' "$log" >&2 || true
+  rm -f "$log"
+  return "$status"
+}
+pip_quiet install -q "pip==24.3.1"
 
 # 1. torch first, so nothing later can pull another version.
-"${PIP[@]}" install -q -r "$ROOT/requirements/stack.txt"
+pip_quiet install -q -c "$ROOT/requirements/constraints.txt" -r "$ROOT/requirements/stack.txt"
 # torch's metadata asks for setuptools>=77, but mmcv 2.1.0's source build and
 # openmim need the pkg_resources of setuptools<70; torch runs fine with it.
-"${PIP[@]}" install -q "setuptools<70" wheel ninja 2>&1 | grep -v "dependency\|torch 2.14.1 requires setuptools" >&2 || true
+pip_quiet install -q "setuptools<70" wheel ninja
 
 # 2. mmcv with compiled ops: a wheel from PIP_FIND_LINKS, else build from source.
 if ! "$VENV/bin/python" -c "import mmcv.ops" 2>/dev/null; then
@@ -49,15 +62,19 @@ fi
 #    pulls the broken chumpy and would upgrade torch). openmim goes in without
 #    its opendatalab/openxlab chain, which pins setuptools 60 and requests 2.28.
 C=(-c "$ROOT/requirements/constraints.txt")
-"${PIP[@]}" install -q "${C[@]}" -r "$ROOT/requirements/runtime.txt"
-"${PIP[@]}" install -q --no-deps "openmim==0.3.9"
+pip_quiet install -q "${C[@]}" -r "$ROOT/requirements/runtime.txt"
+pip_quiet install -q --no-deps "openmim==0.3.9"
 # The xtcocotools wheel is built for numpy 1 and crashes under numpy 2.
-"${PIP[@]}" install -q "${C[@]}" --no-binary=xtcocotools "xtcocotools==1.14.3"
-"${PIP[@]}" install -q --no-deps "mmdet==3.3.0" "mmpose==1.3.2"
+pip_quiet install -q "${C[@]}" --no-binary=xtcocotools "xtcocotools==1.14.3"
+pip_quiet install -q --no-deps "mmdet==3.3.0" "mmpose==1.3.2"
 
-# 4. Test extras (pytest, transformers for parity), then vitpose_mm itself.
-"${PIP[@]}" install -q "${C[@]}" -r "$ROOT/requirements/tests.txt"
-"${PIP[@]}" install -q --no-deps --no-build-isolation -e "$ROOT"
+# 4. Test extras (pytest, transformers for parity), ONNX export and
+#    onnxruntime, then vitpose_mm itself.
+pip_quiet install -q "${C[@]}" -r "$ROOT/requirements/tests.txt" \
+  -r "$ROOT/requirements/export.txt"
+# Legacy (setup.py develop) editable mode: mim finds .mim/ next to the
+# distribution's location, which is the repository only in this mode.
+pip_quiet install -q --no-deps --no-build-isolation --no-use-pep517 -e "$ROOT"
 
 "$VENV/bin/python" -c "import mmcv.ops, mmdet, mmpose, xtcocotools, vitpose_mm"
 echo "$want_stamp" > "$STAMP"

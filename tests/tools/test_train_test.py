@@ -1,0 +1,162 @@
+"""End to end: vitpose_mm.tools.train / test as subprocesses on the real tiny
+COCO set (../shared/data/coco) with a very small ViTPose."""
+import json
+import os
+import pickle
+import subprocess
+import sys
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from tests.conftest import REPO, require_shared
+from vitpose_mm.tools import test as test_tool
+from vitpose_mm.tools import train as train_tool
+
+CONFIG = (
+    REPO / 'configs/body_2d_keypoint/topdown_heatmap/coco_tiny/'
+    'td-hm_ViTPose-tiny_1xb14-100e_coco-tiny-128x96.py')
+#: --cfg-options that shrink the main-job config to a seconds-long run:
+#: a 32-wide, 2-block ViT, two training iterations of 7 people, one
+#: validation at the end.
+TINY_RUN = [
+    'train_cfg.max_epochs=1',
+    'train_cfg.val_interval=1',
+    'train_dataloader.batch_size=7',
+    'model.backbone.arch=None',
+    'model.backbone.embed_dim=32',
+    'model.backbone.depth=2',
+    'model.backbone.num_heads=2',
+    'model.head.in_channels=32',
+    'model.head.deconv_out_channels=(16,16)',
+    'optim_wrapper.paramwise_cfg.num_layers=2',
+]
+
+
+def run_tool(args, cwd=REPO, check=True):
+    """Run ``args`` (after the Python executable) and return the result."""
+    env = dict(os.environ, PYTHONUNBUFFERED='1')
+    result = subprocess.run([sys.executable, *args],
+                            cwd=cwd,
+                            env=env,
+                            capture_output=True,
+                            text=True,
+                            timeout=600)
+    if check and result.returncode != 0:
+        raise AssertionError(f'{args} failed:\n{result.stdout[-3000:]}\n'
+                             f'{result.stderr[-3000:]}')
+    return result
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    """Train the tiny model once: (work_dir, data_root, stdout)."""
+    data_root = str(require_shared('data/coco')) + '/'
+    work_dir = tmp_path_factory.mktemp('train')
+    result = run_tool([
+        '-m', 'vitpose_mm.tools.train',
+        str(CONFIG), '--work-dir',
+        str(work_dir), '--cfg-options', f'data_root={data_root}', *TINY_RUN
+    ])
+    return work_dir, data_root, result.stdout + result.stderr
+
+
+def test_train_runs_two_iterations_and_validates(trained):
+    work_dir, data_root, log = trained
+    assert 'Epoch(train) [1][2/2]' in log
+    assert 'coco/AP: ' in log
+    # the override reached the datasets, not just the top-level key
+    cfg = Config.fromfile(work_dir / CONFIG.name)
+    assert cfg.train_dataloader.dataset.data_root == data_root
+    assert cfg.val_evaluator.ann_file == data_root + 'test_coco.json'
+    assert (work_dir / 'epoch_1.pth').is_file()
+
+
+def test_checkpoint_reloads_strictly(trained):
+    from mmpose.registry import MODELS
+    work_dir, _, _ = trained
+    cfg = Config.fromfile(work_dir / CONFIG.name)
+    model = MODELS.build(cfg.model)
+    ckpt = torch.load(
+        work_dir / 'epoch_1.pth', map_location='cpu', weights_only=False)
+    assert ckpt['meta']['epoch'] == 1
+    model.load_state_dict(ckpt['state_dict'], strict=True)
+    assert model.backbone.embed_dim == 32
+    # the test tool's loader: refuses to unpickle unless told to
+    model = MODELS.build(cfg.model)
+    with pytest.raises(SystemExit, match='--unsafe-pickle'):
+        test_tool.load_weights(model, str(work_dir / 'epoch_1.pth'))
+    test_tool.load_weights(
+        model, str(work_dir / 'epoch_1.pth'), allow_pickle=True)
+    for key, value in ckpt['state_dict'].items():
+        torch.testing.assert_close(model.state_dict()[key], value)
+
+
+def test_resume_continues_from_the_checkpoint(trained, tmp_path):
+    work_dir, data_root, _ = trained
+    result = run_tool([
+        '-m', 'vitpose_mm.tools.train',
+        str(CONFIG), '--work-dir',
+        str(tmp_path), '--resume',
+        str(work_dir / 'epoch_1.pth'), '--unsafe-pickle', '--cfg-options',
+        f'data_root={data_root}', *TINY_RUN, 'train_cfg.max_epochs=2',
+        'train_cfg.val_interval=5'
+    ])
+    log = result.stdout + result.stderr
+    assert 'resumed epoch: 1' in log
+    assert 'Epoch(train) [2][2/2]' in log
+    assert 'Epoch(train) [1]' not in log
+
+
+def test_resume_refuses_to_unpickle_unless_told(trained, tmp_path):
+    work_dir, data_root, _ = trained
+    with pytest.raises(SystemExit, match='pass --unsafe-pickle'):
+        train_tool.main([
+            str(CONFIG), '--work-dir',
+            str(tmp_path), '--resume',
+            str(work_dir / 'epoch_1.pth'), '--cfg-options',
+            f'data_root={data_root}', *TINY_RUN
+        ])
+    with pytest.raises(SystemExit, match="resume from not found: '.*nope"):
+        train_tool.main([str(CONFIG), '--resume', str(tmp_path / 'nope')])
+
+
+def test_test_tool_reports_ap_and_writes_metrics(trained, tmp_path):
+    work_dir, data_root, _ = trained
+    out, dump = tmp_path / 'metrics.json', tmp_path / 'preds.pkl'
+    result = run_tool([
+        '-m', 'vitpose_mm.tools.test',
+        str(CONFIG),
+        str(work_dir / 'epoch_1.pth'), '--unsafe-pickle', '--work-dir',
+        str(tmp_path), '--out',
+        str(out), '--dump',
+        str(dump), '--cfg-options', f'data_root={data_root}', *TINY_RUN
+    ])
+    assert 'coco/AP: ' in result.stdout + result.stderr
+    metrics = json.loads(out.read_text())
+    assert 0. <= metrics['coco/AP'] <= 1.
+    with open(dump, 'rb') as f:
+        preds = pickle.load(f)
+    assert len(preds) == 12  # the 12 of 14 people with keypoints
+
+
+def test_bad_data_root_is_one_clear_line(tmp_path):
+    missing = tmp_path / 'no_coco'
+    result = run_tool([
+        '-m', 'vitpose_mm.tools.train',
+        str(CONFIG), '--work-dir',
+        str(tmp_path), '--cfg-options', f'data_root={missing}/'
+    ],
+                      check=False)
+    assert result.returncode != 0
+    assert 'Traceback' not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith('vitpose_mm: data not found: ')
+    assert 'train_dataloader.dataset.data_root' in last
+    assert str(missing) in last and '--cfg-options data_root=' in last
+
+
+def test_test_tool_rejects_a_missing_checkpoint(tmp_path):
+    with pytest.raises(SystemExit, match="checkpoint not found: '.*nope"):
+        test_tool.main([str(CONFIG), str(tmp_path / 'nope.pth')])

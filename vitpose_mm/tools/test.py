@@ -1,0 +1,154 @@
+"""Evaluate a ViTPose checkpoint with mmengine's Runner (mmpose's CLI).
+
+Examples::
+
+    python -m vitpose_mm.tools.test CONFIG CHECKPOINT [--out metrics.json]
+    python -m vitpose_mm.tools.test CONFIG CHECKPOINT \\
+        --cfg-options data_root=DIR/ --dump preds.pkl
+    mim test vitpose_mm CONFIG --checkpoint CHECKPOINT
+
+The checkpoint may be in any layout :mod:`vitpose_mm.checkpoint` reads
+(ours, the original ViTPose, mmpose's, Hugging Face's); it is checked
+against the config's model and loaded strictly (mmengine's own loading is
+not strict and only logs a mismatch). It is read without unpickling; an
+mmengine training checkpoint, which also holds Python objects (the message
+hub, numpy arrays), needs ``--unsafe-pickle``.
+
+The metrics (``coco/AP`` ...) are logged by the Runner; ``--out`` also
+writes them to a file, ``--dump`` the raw predictions to a pickle.
+"""
+import argparse
+import os
+import os.path as osp
+from typing import List, Optional
+
+import mmengine
+from mmengine.config import Config, DictAction
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmengine.runner import Runner
+from torch import nn
+
+from vitpose_mm.checkpoint import check_fits, load_state_dict_file
+from vitpose_mm.tools.data_root import check_data_files, load_config
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """Parse the command line (``argv``, default ``sys.argv[1:]``)."""
+    parser = argparse.ArgumentParser(
+        description='Test (and evaluate) a ViTPose model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='where to save the logs')
+    parser.add_argument(
+        '--out', help='write the metrics to this file (.json, .yaml, .pkl)')
+    parser.add_argument(
+        '--dump', help='dump the predictions to this .pkl file')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config keys, as key=value (e.g. data_root=PATH/)')
+    parser.add_argument(
+        '--unsafe-pickle',
+        action='store_true',
+        help='read a checkpoint that holds Python objects besides tensors '
+        '(an mmengine training checkpoint); unpickling can run code from '
+        'the file, so only for files you trust')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    # torch.distributed.launch passes --local-rank (torch >= 2.0).
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
+    """Apply the command-line options (but ``--cfg-options``) to ``cfg``.
+
+    Raises:
+        SystemExit: If the checkpoint is not there, or ``--out`` or
+            ``--dump`` has a file type that cannot be written.
+    """
+    if not osp.isfile(args.checkpoint):
+        raise SystemExit(
+            f'vitpose_mm: checkpoint not found: {args.checkpoint!r}')
+    cfg.launcher = args.launcher
+    cfg.load_from = None  # loaded strictly by load_weights
+    # work_dir: command line > config > ./work_dirs/<config name>
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+
+    if args.out is not None and not args.out.endswith(
+        ('.json', '.yaml', '.yml', '.pkl', '.pickle')):
+        raise SystemExit(f'vitpose_mm: --out must name a .json, .yaml or '
+                         f'.pkl file, got {args.out!r}')
+    if args.dump is not None:
+        if not args.dump.endswith(('.pkl', '.pickle')):
+            raise SystemExit(f'vitpose_mm: --dump must name a .pkl file, '
+                             f'got {args.dump!r}')
+        evaluator = cfg.test_evaluator
+        if not isinstance(evaluator, (list, tuple)):
+            evaluator = [evaluator]
+        cfg.test_evaluator = [
+            *evaluator,
+            dict(type='DumpResults', out_file_path=args.dump)
+        ]
+    return cfg
+
+
+def load_weights(model: nn.Module,
+                 checkpoint: str,
+                 allow_pickle: bool = False) -> None:
+    """Load ``checkpoint`` (any ViTPose layout) into ``model`` strictly.
+
+    Raises:
+        SystemExit: One line if the file cannot be read without
+            ``allow_pickle`` or does not fit the model.
+    """
+    if is_model_wrapper(model):
+        model = model.module
+    try:
+        state = load_state_dict_file(checkpoint, allow_pickle)
+    except ValueError as err:  # also UnsafeCheckpointError: says what to do
+        raise SystemExit(f'vitpose_mm: {err}') from None
+    try:
+        state = check_fits(model, state)
+    except ValueError as err:
+        raise SystemExit(
+            f'vitpose_mm: checkpoint {checkpoint}: {err}') from None
+    model.load_state_dict(state, strict=True)
+
+
+class SaveMetricsHook(Hook):
+    """Write the test metrics to ``out_file`` (format from its suffix)."""
+
+    def __init__(self, out_file: str) -> None:
+        self.out_file = out_file
+
+    def after_test_epoch(self, runner, metrics: Optional[dict] = None) -> None:
+        if metrics is not None:
+            mmengine.dump(metrics, self.out_file)
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    """Build the Runner from the config and run the test loop."""
+    args = parse_args(argv)
+    cfg = merge_args(load_config(args.config, args.cfg_options), args)
+    check_data_files(cfg, ('test_dataloader', 'test_evaluator'))
+    runner = Runner.from_cfg(cfg)
+    load_weights(runner.model, args.checkpoint, args.unsafe_pickle)
+    if args.out:
+        runner.register_hook(SaveMetricsHook(args.out), 'LOWEST')
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()

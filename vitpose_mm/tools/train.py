@@ -1,0 +1,137 @@
+"""Train a ViTPose model with mmengine's Runner (mmpose's CLI).
+
+Examples::
+
+    python -m vitpose_mm.tools.train CONFIG [--work-dir DIR]
+    python -m vitpose_mm.tools.train CONFIG --cfg-options data_root=DIR/
+    mim train vitpose_mm CONFIG --gpus 0
+
+``--cfg-options data_root=...`` moves every dataset and metric path built
+from the config's ``data_root`` (see :mod:`vitpose_mm.tools.data_root`).
+Missing data or config files end the run with one line naming them.
+
+mmengine reads the checkpoints of ``--resume`` and ``load_from`` with
+``torch.load``, which (torch >= 2.6) refuses the Python objects an mmengine
+training checkpoint holds (message hub, numpy arrays); ``--unsafe-pickle``
+lets it unpickle them, for files you trust.
+"""
+import argparse
+import os
+import os.path as osp
+import pickle
+from typing import List, Optional
+
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+
+from vitpose_mm.tools.data_root import check_data_files, load_config
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """Parse the command line (``argv``, default ``sys.argv[1:]``)."""
+    parser = argparse.ArgumentParser(description='Train a ViTPose model')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='where to save logs and models')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
+        help='resume from this checkpoint, or, given without a path, from '
+        'the latest checkpoint in the work directory')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='automatic mixed precision (needs a GPU)')
+    parser.add_argument(
+        '--unsafe-pickle',
+        action='store_true',
+        help='let mmengine unpickle the checkpoint of --resume / load_from '
+        '(needed for mmengine training checkpoints); unpickling can run '
+        'code from the file, so only for files you trust')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config keys, as key=value (e.g. data_root=PATH/ '
+        'train_cfg.max_epochs=5); lists as key="[a,b]"')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    # torch.distributed.launch passes --local-rank (torch >= 2.0).
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
+    """Apply the command-line options (but ``--cfg-options``) to ``cfg``.
+
+    Raises:
+        SystemExit: If ``--amp`` is asked for without a GPU or with an
+            optimizer wrapper that cannot be made mixed-precision, or if
+            the ``--resume`` checkpoint is not there.
+    """
+    cfg.launcher = args.launcher
+    # work_dir: command line > config > ./work_dirs/<config name>
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+
+    if args.amp:
+        if not torch.cuda.is_available():
+            raise SystemExit('vitpose_mm: --amp needs a CUDA GPU; none is '
+                             'available')
+        wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+        if wrapper not in ('OptimWrapper', 'AmpOptimWrapper'):
+            raise SystemExit(f'vitpose_mm: --amp cannot replace the optimizer '
+                             f'wrapper type {wrapper!r}')
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        if not osp.isfile(args.resume):
+            raise SystemExit(f'vitpose_mm: checkpoint to resume from not '
+                             f'found: {args.resume!r}')
+        cfg.resume = True
+        cfg.load_from = args.resume
+    return cfg
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    """Build the Runner from the config and train."""
+    args = parse_args(argv)
+    cfg = merge_args(load_config(args.config, args.cfg_options), args)
+    sections = ('train_dataloader', )
+    if cfg.get('val_cfg') and cfg.get('val_dataloader'):
+        sections += ('val_dataloader', 'val_evaluator')
+    check_data_files(cfg, sections)
+    if args.unsafe_pickle:
+        # mmengine calls torch.load without weights_only; this makes torch
+        # default to False for such calls (explicit True stays True).
+        os.environ['TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'] = '1'
+    runner = Runner.from_cfg(cfg)
+    try:
+        runner.train()
+    except pickle.UnpicklingError as err:
+        if 'weights_only' not in str(err):
+            raise
+        action = 'resume' if cfg.get('resume') else 'load'
+        source = cfg.load_from or f'the latest in {cfg.work_dir}'
+        raise SystemExit(
+            f'vitpose_mm: the checkpoint to {action} from ({source}) holds '
+            'Python objects that torch.load(weights_only=True) refuses; '
+            'pass --unsafe-pickle if you trust it') from None
+
+
+if __name__ == '__main__':
+    main()
