@@ -1,6 +1,7 @@
 """Models of vitpose_mm: backbones and their layers."""
 from .backbones import (VITPOSE_ARCHS, VITPOSE_PLUS_PART_FEATURES,
                         ViTPoseBackbone, ViTPosePlusBackbone)
+from .pose_estimators import ViTPosePlusEstimator
 
 __all__ = ['VITPOSE_ARCHS', 'VITPOSE_PLUS_PART_FEATURES', 'ViTPoseBackbone',
-           'ViTPosePlusBackbone']
+           'ViTPosePlusBackbone', 'ViTPosePlusEstimator']
