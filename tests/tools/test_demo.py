@@ -347,3 +347,40 @@ def test_box_source_is_required_once(pose, tmp_path):
         with pytest.raises(SystemExit) as exc:
             _demo(*args, *extra)
         assert exc.value.code == 2  # argparse's usage error
+
+
+def test_dataset_selects_the_vitpose_plus_expert_and_head(pose, images,
+                                                          tmp_path):
+    from mmengine.config import Config
+    from mmpose.apis import init_model
+
+    plus_cfg = Config.fromfile(
+        REPO / 'configs/body_2d_keypoint/topdown_heatmap/vitpose_plus/'
+        'td-hm_ViTPose-plus-tiny_1xb16-3e_6datasets-tiny-256x192.py')
+    cfg_file, ckpt = tmp_path / 'plus.py', tmp_path / 'plus.pth'
+    plus_cfg.dump(str(cfg_file))
+    torch.manual_seed(0)
+    model = init_model(plus_cfg, None, device='cpu')
+    torch.save({'state_dict': model.state_dict()}, ckpt)
+    boxes = tmp_path / 'boxes.json'
+    boxes.write_text(json.dumps({IMG_A: [[280.5, 45, 500, 380, 0.9]],
+                                 IMG_B: [[100, 100, 200, 300, 0.8]]}))
+    plus = (cfg_file, ckpt)
+    for dataset, num_keypoints in (('aic', 14), ('mpii', 16)):
+        out = tmp_path / dataset
+        _demo('--input', images, '--bboxes', boxes, '--dataset', dataset,
+              *_pose_args(plus, out))
+        for name in (IMG_A, IMG_B):
+            people = _load(out / (Path(name).stem + '.json'))
+            assert len(people) == 1
+            _check_instance(people[0], num_keypoints)
+        assert (out / IMG_A).exists()  # rendered with that skeleton
+    with pytest.raises(SystemExit, match='choose its dataset with --dataset'):
+        _demo('--input', images, '--bboxes', boxes,
+              *_pose_args(plus, tmp_path / 'z'))
+    with pytest.raises(SystemExit, match="Unknown dataset 'cocoo'"):
+        _demo('--input', images, '--bboxes', boxes, '--dataset', 'cocoo',
+              *_pose_args(plus, tmp_path / 'x'))
+    with pytest.raises(SystemExit, match='not a ViTPose\\+ model'):
+        _demo('--input', images, '--bboxes', boxes, '--dataset', 'coco',
+              *_pose_args(pose, tmp_path / 'y'))

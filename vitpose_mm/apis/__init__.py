@@ -7,7 +7,7 @@ from .boxes import as_boxes, keep_valid_boxes, load_box_file
 from .inputs import (IMAGE_SUFFIXES, VIDEO_SUFFIXES, InputError, VideoFrames,
                      list_inputs, read_image)
 from .models import (detect_people, estimate_poses, init_person_detector,
-                     init_pose_model, load_config)
+                     init_pose_model, load_config, select_dataset)
 from .results import make_visualizer, render, to_instances, write_json
 
 __all__ = [
@@ -15,5 +15,5 @@ __all__ = [
     'as_boxes', 'detect_people', 'estimate_poses', 'init_person_detector',
     'init_pose_model', 'keep_valid_boxes', 'list_inputs', 'load_box_file',
     'load_config', 'make_visualizer', 'read_image',
-    'render', 'to_instances', 'write_json'
+    'render', 'select_dataset', 'to_instances', 'write_json'
 ]

@@ -111,6 +111,16 @@ def init_pose_model(config: Union[str, Config], checkpoint: str,
     from mmpose.apis import init_model
 
     cfg = load_config(config)
+    test_set = cfg.get('test_dataloader', {}).get('dataset', {})
+    if 'pipeline' not in test_set and test_set.get('datasets'):
+        # A multi-dataset (ViTPose+) config: mmpose's inference API reads
+        # test_dataloader.dataset.pipeline. The top-down test pipelines of
+        # the datasets are the same but for the step that stamps each
+        # dataset's index; without it the dataset chosen by name applies.
+        first = test_set.datasets[0]
+        first.pipeline = [step for step in first.pipeline
+                          if step.get('type') != 'ViTPoseSetDatasetIndex']
+        cfg.test_dataloader.dataset = first
     with warnings.catch_warnings():
         # mmpose finds COCO's metainfo in its package after warning that
         # the relative path 'configs/_base_/datasets/coco.py' is missing.
@@ -124,6 +134,35 @@ def init_pose_model(config: Union[str, Config], checkpoint: str,
                          f'{err}') from None
     model.load_state_dict(state, strict=True)
     return model.to(device).eval()
+
+
+def select_dataset(model: nn.Module, name: Optional[str]) -> None:
+    """Use dataset ``name``'s expert and head of a ViTPose+ model.
+
+    With ``name`` None, a ViTPose+ model keeps the dataset of its config's
+    ``test_cfg.dataset``; a plain ViTPose model needs none.
+
+    Raises:
+        InputError: If ``name`` is given for a model without per-dataset
+            experts, is not one of its datasets, or a ViTPose+ model has
+            no dataset chosen at all.
+    """
+    if not hasattr(model, 'set_dataset'):
+        if name is not None:
+            raise InputError(f'--dataset {name}: the pose model '
+                             f'({type(model).__name__}) is not a ViTPose+ '
+                             'model with per-dataset experts')
+        return
+    if name is None:
+        name = model.test_cfg.get('dataset')
+    if name is None:
+        raise InputError('the pose model is a ViTPose+ model: choose its '
+                         f'dataset with --dataset (one of '
+                         f'{list(model.dataset_names)})')
+    try:
+        model.set_dataset(name)
+    except ValueError as err:
+        raise InputError(f'--dataset: {err}') from None
 
 
 def init_person_detector(config: Union[str, Config], checkpoint: str,

@@ -69,7 +69,8 @@ from vitpose_mm.apis import (InputError, VideoFrames, detect_people,
                              estimate_poses, init_person_detector,
                              init_pose_model, keep_valid_boxes, list_inputs,
                              load_box_file, make_visualizer, read_image,
-                             render, to_instances, write_json)
+                             render, select_dataset, to_instances,
+                             write_json)
 
 NO_BOXES = np.zeros((0, 5), dtype=np.float32)
 
@@ -116,6 +117,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--batch-size', type=_positive_int, default=None,
                         help='boxes per pose forward (default: all boxes of '
                         'an image)')
+    parser.add_argument(
+        '--dataset',
+        help='ViTPose+ models: the dataset whose expert and head to use '
+        '(coco, aic, mpii, ap10k, apt36k, wholebody); default: the '
+        "config's test_cfg.dataset")
     parser.add_argument('--no-render', action='store_true',
                         help='write the JSON files only')
     parser.add_argument('--unsafe-pickle', action='store_true',
@@ -175,6 +181,7 @@ class Demo:
                 args.unsafe_pickle)
         self.pose = init_pose_model(args.pose_config, args.pose_checkpoint,
                                     args.device, args.unsafe_pickle)
+        select_dataset(self.pose, args.dataset)
         self.visualizer = (None if args.no_render else
                            make_visualizer(self.pose.dataset_meta))
         self.num_people = 0
