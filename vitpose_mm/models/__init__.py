@@ -1,7 +1,11 @@
 """Models of vitpose_mm: backbones and their layers."""
 from .backbones import (VITPOSE_ARCHS, VITPOSE_PLUS_PART_FEATURES,
                         ViTPoseBackbone, ViTPosePlusBackbone)
+from .distillers import (ViTPoseDistiller, ViTPoseExportHook,
+                         ViTPoseKnowledgeTokenLearner)
 from .pose_estimators import ViTPosePlusEstimator
 
 __all__ = ['VITPOSE_ARCHS', 'VITPOSE_PLUS_PART_FEATURES', 'ViTPoseBackbone',
-           'ViTPosePlusBackbone', 'ViTPosePlusEstimator']
+           'ViTPoseDistiller', 'ViTPoseExportHook',
+           'ViTPoseKnowledgeTokenLearner', 'ViTPosePlusBackbone',
+           'ViTPosePlusEstimator']

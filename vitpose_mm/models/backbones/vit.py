@@ -1,4 +1,4 @@
-"""The ViTPose backbone: a plain, non-hierarchical ViT (ViTPose paper, Sec. 3.1).
+"""The ViTPose backbone: a plain, non-hierarchical ViT (ViTPose, Sec. 3.1).
 
 Port of ``ViT`` in the original ``mmpose/models/backbones/vit.py``
 (ViTAE-Transformer/ViTPose, commit c050ed2). Deliberate quirks kept from the
@@ -20,6 +20,20 @@ Differences from the original, on purpose:
 - The input must have the ``img_size`` grid, as in the original, but a wrong
   size raises a ValueError instead of failing inside an addition.
 - Attention runs through ``scaled_dot_product_attention``.
+
+Additions for the paper's flexibility and transferability studies:
+
+- ``attn_types`` picks full, window, shifted-window or pooling-window
+  attention per block (Sec. 3.3, "attention type"; see
+  :mod:`vitpose_mm.models.layers.window_attention`).
+- ``pos_embed`` is resized when weights of another grid are loaded, through
+  ``init_cfg`` or any ``load_state_dict`` (e.g. mmengine's ``load_from``):
+  a 256x192 checkpoint fine-tunes at 384x288 or 576x432 (Sec. 3.3,
+  "resolution"). The source grid is inferred (see
+  :func:`~vitpose_mm.models.layers.infer_pos_embed_grid`) or given.
+- ``forward_tokens(..., extra_tokens=...)`` appends learned tokens (the
+  knowledge token of Sec. 3.4) after the position embedding and drops them
+  before the feature map is formed.
 """
 from typing import Optional, Sequence, Tuple, Union
 
@@ -30,7 +44,9 @@ from mmpose.models.backbones.base_backbone import BaseBackbone
 from mmpose.registry import MODELS
 from torch import Tensor, nn
 
-from ..layers import PatchEmbed, TransformerBlock, resize_pos_embed
+from ..layers import (Mlp, PatchEmbed, TransformerBlock, WindowAttention,
+                      build_attention, infer_pos_embed_grid,
+                      resize_pos_embed)
 
 #: Sizes of the paper (Table 1). ViTPose-S is 384/12/12, not mmpretrain's
 #: 'small' (768/8/8).
@@ -79,13 +95,25 @@ class ViTPoseBackbone(BaseBackbone):
             in the original, the patch embedding and ``pos_embed``.
         use_checkpoint (bool): Activation checkpointing per block in
             training (saves memory, costs one extra forward).
+        attn_types (str | list[str]): Attention of every block, or one per
+            block: ``'full'`` (the original), ``'window'``,
+            ``'shift_window'``, ``'pool_window'`` or
+            ``'shift_pool_window'`` (ViTPose Sec. 3.3; alternate
+            ``'window'`` / ``'shift_window'`` for Swin-style shifting).
+        window_size (int | tuple[int, int]): Window (h, w) in tokens for
+            the window types, e.g. 8 at 1/8 resolution (``ratio=2``).
+        window_rel_pos (bool): Decomposed relative position embeddings
+            inside windows (ViTDet), zero-initialised.
         init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=...)``
             loads any supported layout (MAE, original ViTPose, mmpose 1.x,
-            transformers) and resizes ``pos_embed`` to this grid.
+            transformers) and resizes ``pos_embed`` to this grid; an
+            optional ``pos_embed_grid=(H, W)`` names the checkpoint's grid
+            when it cannot be inferred.
 
     Raises:
-        ValueError: On an unknown ``arch`` or an argument that contradicts
-            it.
+        ValueError: On an unknown ``arch`` or attention type, an argument
+            that contradicts the arch, or ``attn_types`` of the wrong
+            length.
     """
 
     def __init__(self,
@@ -107,6 +135,9 @@ class ViTPoseBackbone(BaseBackbone):
                  freeze_attn: bool = False,
                  freeze_ffn: bool = False,
                  use_checkpoint: bool = False,
+                 attn_types: Union[str, Sequence[str]] = 'full',
+                 window_size: Union[int, Sequence[int]] = 8,
+                 window_rel_pos: bool = True,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         sizes = dict(embed_dim=embed_dim, depth=depth, num_heads=num_heads,
@@ -136,6 +167,14 @@ class ViTPoseBackbone(BaseBackbone):
         if frozen_stages > self.depth:
             raise ValueError(f'frozen_stages={frozen_stages} exceeds '
                              f'depth={self.depth}')
+        if isinstance(attn_types, str):
+            attn_types = [attn_types] * self.depth
+        if len(attn_types) != self.depth:
+            raise ValueError(f'attn_types has {len(attn_types)} entries for '
+                             f'depth={self.depth}: {list(attn_types)}')
+        self.attn_types = list(attn_types)
+        self.window_size = window_size
+        self.window_rel_pos = window_rel_pos
 
         self.patch_embed = PatchEmbed(self.img_size, patch_size, in_channels,
                                       self.embed_dim, ratio)
@@ -143,7 +182,10 @@ class ViTPoseBackbone(BaseBackbone):
         self.pos_embed = nn.Parameter(
             torch.zeros(1, self.patch_embed.num_patches + 1, self.embed_dim))
         self.pos_drop = nn.Dropout(drop_rate)
-        dpr = torch.linspace(0, drop_path_rate, self.depth).tolist()
+        # Linear 0 -> drop_path_rate over depth, in Python so that the model
+        # can be built on the meta device.
+        dpr = [drop_path_rate * i / max(self.depth - 1, 1)
+               for i in range(self.depth)]
         self.blocks = nn.ModuleList(
             self._make_block(i, dpr[i], qkv_bias, drop_rate, attn_drop_rate)
             for i in range(self.depth))
@@ -153,10 +195,20 @@ class ViTPoseBackbone(BaseBackbone):
 
     def _make_block(self, index: int, drop_path: float, qkv_bias: bool,
                     drop: float, attn_drop: float) -> TransformerBlock:
-        """Build block ``index``; ViTPose+ overrides this to use MoE FFNs."""
+        """Build block ``index`` from its attention and its FFN."""
+        attn = build_attention(
+            self.attn_types[index], self.embed_dim, self.num_heads, qkv_bias,
+            attn_drop=attn_drop, proj_drop=drop,
+            window_size=self.window_size, rel_pos=self.window_rel_pos)
         return TransformerBlock(
             self.embed_dim, self.num_heads, self.mlp_ratio, qkv_bias,
-            drop=drop, attn_drop=attn_drop, drop_path=drop_path)
+            drop=drop, attn_drop=attn_drop, drop_path=drop_path,
+            mlp=self._make_mlp(index, drop), attn=attn)
+
+    def _make_mlp(self, index: int, drop: float) -> nn.Module:
+        """The FFN of block ``index``; ViTPose+ overrides this with MoE."""
+        return Mlp(self.embed_dim, int(self.embed_dim * self.mlp_ratio),
+                   drop=drop)
 
     # ----------------------------------------------------------- weights --
     def init_weights(self) -> None:
@@ -165,7 +217,8 @@ class ViTPoseBackbone(BaseBackbone):
         if (isinstance(self.init_cfg, dict)
                 and self.init_cfg.get('type') == 'Pretrained'):
             self.load_pretrained(self.init_cfg['checkpoint'],
-                                 self.init_cfg.get('prefix', 'backbone.'))
+                                 self.init_cfg.get('prefix', 'backbone.'),
+                                 self.init_cfg.get('pos_embed_grid'))
             return
         trunc_normal_(self.pos_embed, std=.02)
         for m in self.modules():
@@ -177,14 +230,19 @@ class ViTPoseBackbone(BaseBackbone):
                 nn.init.constant_(m.bias, 0)
                 nn.init.constant_(m.weight, 1.0)
 
-    def load_pretrained(self, checkpoint: str,
-                        prefix: str = 'backbone.') -> None:
+    def load_pretrained(
+            self,
+            checkpoint: str,
+            prefix: str = 'backbone.',
+            pos_embed_grid: Optional[Sequence[int]] = None) -> None:
         """Load backbone weights from a file in any supported layout.
 
         The file is read with ``weights_only=True`` and converted to our
         layout by :func:`vitpose_mm.checkpoint.convert_state_dict`; keys under
         ``prefix`` are kept (a bare MAE backbone has none and is taken
-        whole). ``pos_embed`` is resized to this model's grid.
+        whole). ``pos_embed`` is resized to this model's grid from
+        ``pos_embed_grid`` (the checkpoint's (H, W) tokens), or from the
+        grid :meth:`fit_pos_embed` infers.
 
         Raises:
             ValueError: If a tensor's shape does not fit this backbone (e.g.
@@ -197,25 +255,46 @@ class ViTPoseBackbone(BaseBackbone):
             state = {k[len(prefix):]: v for k, v in state.items()
                      if k.startswith(prefix)}
         if 'pos_embed' in state:
-            state['pos_embed'] = self.fit_pos_embed(state['pos_embed'])
+            state['pos_embed'] = self.fit_pos_embed(state['pos_embed'],
+                                                    pos_embed_grid)
         self.load_backbone_state_dict(state, source=checkpoint)
 
-    def fit_pos_embed(self, pos_embed: Tensor) -> Tensor:
+    def fit_pos_embed(self,
+                      pos_embed: Tensor,
+                      src_grid: Optional[Sequence[int]] = None) -> Tensor:
         """Resize a stored (1, 1 + N, C) ``pos_embed`` to this grid.
 
-        A grid of N tokens is taken as square when N is a square (MAE: 14x14
-        at 224), else it must equal this model's grid.
+        Args:
+            pos_embed (Tensor): (1, 1 + N, C), cls row first.
+            src_grid (tuple, optional): Its (H, W) grid with H * W = N;
+                inferred by :func:`infer_pos_embed_grid` when None (the
+                model's aspect ratio first, e.g. 16x12 -> 24x18 at 384x288,
+                then square, e.g. MAE's 14x14).
+
+        Returns:
+            Tensor: (1, 1 + Hp * Wp, C), bicubic in float32.
+
+        Raises:
+            ValueError: If the grid can not be inferred or ``src_grid`` does
+                not hold N tokens.
         """
-        Hp, Wp = self.patch_embed.patch_shape
-        n = pos_embed.shape[1] - 1
-        if n == Hp * Wp:
-            return pos_embed
-        side = int(round(n**0.5))
-        if side * side != n:
-            raise ValueError(
-                f'pos_embed with {n} grid tokens can not be resized to the '
-                f'{Hp}x{Wp} grid of img_size={self.img_size}')
-        return resize_pos_embed(pos_embed, (side, side), (Hp, Wp))
+        dst = self.patch_embed.patch_shape
+        if src_grid is None:
+            src_grid = infer_pos_embed_grid(pos_embed.shape[1] - 1, dst)
+        return resize_pos_embed(pos_embed, tuple(src_grid), dst)
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args,
+                              **kwargs) -> None:
+        """Resize a ``pos_embed`` of another grid before loading it, so that
+        ``load_state_dict`` (mmengine's ``load_from`` included) fine-tunes
+        a 256x192 checkpoint at another resolution."""
+        key = prefix + 'pos_embed'
+        stored = state_dict.get(key)
+        if (isinstance(stored, Tensor) and stored.dim() == 3
+                and stored.shape != self.pos_embed.shape
+                and stored.shape[2] == self.embed_dim):
+            state_dict[key] = self.fit_pos_embed(stored)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def load_backbone_state_dict(self, state: dict, source: str = '') -> None:
         """Strict-on-shapes load: every tensor must fit; absent keys are
@@ -268,14 +347,32 @@ class ViTPoseBackbone(BaseBackbone):
         return self
 
     # ------------------------------------------------------------ forward --
+    @property
+    def has_window_attention(self) -> bool:
+        """Whether any block attends inside windows."""
+        return any(isinstance(blk.attn, WindowAttention)
+                   for blk in self.blocks)
+
     def forward_tokens(self,
                        x: Tensor,
-                       dataset_index: Optional[Tensor] = None
+                       dataset_index: Optional[Tensor] = None,
+                       extra_tokens: Optional[Tensor] = None
                        ) -> Tuple[Tensor, Tuple[int, int]]:
         """(B, 3, H, W) image -> ((B, Hp*Wp, C) normalised tokens, (Hp, Wp)).
 
+        Args:
+            x (Tensor): (B, 3, H, W) images of the ``img_size``.
+            dataset_index (Tensor, optional): (B,) expert index (ViTPose+).
+            extra_tokens (Tensor, optional): (1 or B, K, C) tokens appended
+                after the patch tokens once the position embedding is added
+                (they get none), attended by every block, and dropped after
+                the last block: the output has the patch tokens only. The
+                knowledge token of ViTPose Sec. 3.4.
+
         Raises:
-            ValueError: If the input size does not give the ``img_size`` grid.
+            ValueError: If the input size does not give the ``img_size``
+                grid, or ``extra_tokens`` has the wrong shape or meets
+                window attention (extra tokens lie outside the grid).
         """
         B, _, H, W = x.shape
         x, (Hp, Wp) = self.patch_embed(x)
@@ -288,16 +385,40 @@ class ViTPoseBackbone(BaseBackbone):
         # Every patch token gets its own row plus the cls row 0 (original).
         x = x + (self.pos_embed[:, 1:] + self.pos_embed[:, :1])
         x = self.pos_drop(x)
+        num_patches = Hp * Wp
+        if extra_tokens is not None:
+            x = torch.cat([x, self._check_extra_tokens(extra_tokens, B)],
+                          dim=1)
         for blk in self.blocks:
             if self.use_checkpoint and self.training:
-                x = cp.checkpoint(blk, x, dataset_index, use_reentrant=False)
+                x = cp.checkpoint(blk, x, dataset_index, (Hp, Wp),
+                                  use_reentrant=False)
             else:
-                x = blk(x, dataset_index)
-        return self.last_norm(x), (Hp, Wp)
+                x = blk(x, dataset_index, (Hp, Wp))
+        return self.last_norm(x[:, :num_patches]), (Hp, Wp)
 
-    def forward(self, x: Tensor) -> Tuple[Tensor]:
-        """(B, 3, H, W) image -> a tuple of one (B, C, H/16, W/16) map."""
-        return (self.tokens_to_map(*self.forward_tokens(x)), )
+    def _check_extra_tokens(self, tokens: Tensor, batch_size: int) -> Tensor:
+        """(1 or B, K, C) -> (B, K, C), or a ValueError naming the shape."""
+        if (tokens.dim() != 3 or tokens.shape[2] != self.embed_dim
+                or tokens.shape[0] not in (1, batch_size)):
+            raise ValueError(
+                f'extra_tokens must be (1 or {batch_size}, K, '
+                f'{self.embed_dim}), got {tuple(tokens.shape)}')
+        if self.has_window_attention:
+            raise ValueError(
+                'extra_tokens can not be used with window attention '
+                f'(attn_types={self.attn_types}): they lie outside the '
+                'token grid that windows partition')
+        return tokens.expand(batch_size, -1, -1)
+
+    def forward(self,
+                x: Tensor,
+                extra_tokens: Optional[Tensor] = None) -> Tuple[Tensor]:
+        """(B, 3, H, W) image -> a tuple of one (B, C, H/16, W/16) map
+        (H/8, W/8 with ``ratio=2``); see :meth:`forward_tokens` for
+        ``extra_tokens``."""
+        return (self.tokens_to_map(
+            *self.forward_tokens(x, extra_tokens=extra_tokens)), )
 
     @staticmethod
     def tokens_to_map(tokens: Tensor, grid: Tuple[int, int]) -> Tensor:

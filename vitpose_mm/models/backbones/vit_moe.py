@@ -12,9 +12,9 @@ Expert order of the released ViTPose+ checkpoints: 0 COCO, 1 AIC, 2 MPII,
 from typing import Optional, Tuple
 
 from mmpose.registry import MODELS
-from torch import Tensor
+from torch import Tensor, nn
 
-from ..layers import MoEMlp, TransformerBlock
+from ..layers import MoEMlp
 from .vit import ViTPoseBackbone
 
 #: ``part_features`` of the released ViTPose+-S/B/L/H checkpoints.
@@ -52,18 +52,16 @@ class ViTPosePlusBackbone(ViTPoseBackbone):
         self.part_features = part_features
         super().__init__(**kwargs)
 
-    def _make_block(self, index: int, drop_path: float, qkv_bias: bool,
-                    drop: float, attn_drop: float) -> TransformerBlock:
-        mlp = MoEMlp(self.embed_dim, int(self.embed_dim * self.mlp_ratio),
-                     self.num_expert, self.part_features, drop=drop)
-        return TransformerBlock(
-            self.embed_dim, self.num_heads, self.mlp_ratio, qkv_bias,
-            drop=drop, attn_drop=attn_drop, drop_path=drop_path, mlp=mlp)
+    def _make_mlp(self, index: int, drop: float) -> nn.Module:
+        return MoEMlp(self.embed_dim, int(self.embed_dim * self.mlp_ratio),
+                      self.num_expert, self.part_features, drop=drop)
 
     def forward(self,
                 x: Tensor,
-                dataset_index: Optional[Tensor] = None) -> Tuple[Tensor]:
-        """(B, 3, H, W) image, (B,) dataset index -> ((B, C, H/16, W/16),).
+                dataset_index: Optional[Tensor] = None,
+                extra_tokens: Optional[Tensor] = None) -> Tuple[Tensor]:
+        """(B, 3, H, W) image, (B,) dataset index -> ((B, C, H/16, W/16),);
+        ``extra_tokens`` as in :meth:`ViTPoseBackbone.forward_tokens`.
 
         Raises:
             ValueError: If ``dataset_index`` is missing (with more than one
@@ -71,4 +69,5 @@ class ViTPosePlusBackbone(ViTPoseBackbone):
         """
         # Validate once, up front, rather than in the first block.
         index = self.blocks[0].mlp.check_index(dataset_index, x.shape[0])
-        return (self.tokens_to_map(*self.forward_tokens(x, index)), )
+        return (self.tokens_to_map(
+            *self.forward_tokens(x, index, extra_tokens)), )

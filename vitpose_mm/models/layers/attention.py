@@ -8,6 +8,8 @@ computed by :func:`torch.nn.functional.scaled_dot_product_attention`, which
 scales q k^T by 1/sqrt(head_dim) as the original does (the original scales q
 before the product; the two agree to float32 rounding).
 """
+from typing import Optional, Tuple
+
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -43,8 +45,11 @@ class Attention(nn.Module):
         self.proj = nn.Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop)
 
-    def forward(self, x: Tensor) -> Tensor:
-        """(B, N, C) tokens -> (B, N, C) tokens."""
+    def forward(self, x: Tensor,
+                grid: Optional[Tuple[int, int]] = None) -> Tensor:
+        """(B, N, C) tokens -> (B, N, C) tokens. ``grid`` is unused here;
+        it is accepted so that a block can call full or window attention
+        alike."""
         B, N, C = x.shape
         # (B, N, 3, heads, head_dim) -> (3, B, heads, N, head_dim)
         qkv = self.qkv(x).reshape(B, N, 3, self.num_heads,
@@ -57,9 +62,12 @@ class Attention(nn.Module):
         return self.proj_drop(self.proj(x))
 
     def forward_manual(self, x: Tensor) -> Tensor:
-        """The original's explicit softmax(q k^T / sqrt(d)) v, in eval mode.
+        """The original's explicit softmax(q k^T / sqrt(d)) v, in eval mode
+        (no dropout).
 
-        Kept only to test that the SDPA path agrees with it.
+        Kept to test that the SDPA path agrees with it, and as the
+        memory baseline of ``benchmarks/attention_variants.py`` (it stores
+        the (B, heads, N, N) matrices that fused SDPA does not).
         """
         B, N, C = x.shape
         qkv = self.qkv(x).reshape(B, N, 3, self.num_heads,

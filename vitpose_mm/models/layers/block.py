@@ -1,5 +1,5 @@
 """A pre-norm ViT block: x + attn(norm1(x)), then x + ffn(norm2(x))."""
-from typing import Optional
+from typing import Optional, Tuple
 
 from mmcv.cnn.bricks import DropPath
 from torch import Tensor, nn
@@ -24,6 +24,9 @@ class TransformerBlock(nn.Module):
         drop_path (float): Stochastic depth probability of both branches.
         mlp (nn.Module, optional): The FFN; a dense :class:`Mlp` when None.
             A ViTPose+ block passes a MoE FFN here.
+        attn (nn.Module, optional): The attention; full :class:`Attention`
+            when None. A backbone with window attention passes a
+            :class:`~vitpose_mm.models.layers.WindowAttention` here.
     """
 
     def __init__(self,
@@ -34,19 +37,24 @@ class TransformerBlock(nn.Module):
                  drop: float = 0.,
                  attn_drop: float = 0.,
                  drop_path: float = 0.,
-                 mlp: Optional[nn.Module] = None) -> None:
+                 mlp: Optional[nn.Module] = None,
+                 attn: Optional[nn.Module] = None) -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, eps=1e-6)
-        self.attn = Attention(
+        self.attn = attn if attn is not None else Attention(
             dim, num_heads, qkv_bias, attn_drop=attn_drop, proj_drop=drop)
-        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.drop_path = (DropPath(drop_path)
+                          if drop_path > 0 else nn.Identity())
         self.norm2 = nn.LayerNorm(dim, eps=1e-6)
         self.mlp = mlp if mlp is not None else Mlp(
             dim, int(dim * mlp_ratio), drop=drop)
 
     def forward(self,
                 x: Tensor,
-                dataset_index: Optional[Tensor] = None) -> Tensor:
-        """(B, N, C) -> (B, N, C); ``dataset_index`` (B,) goes to the FFN."""
-        x = x + self.drop_path(self.attn(self.norm1(x)))
+                dataset_index: Optional[Tensor] = None,
+                grid: Optional[Tuple[int, int]] = None) -> Tensor:
+        """(B, N, C) -> (B, N, C); ``dataset_index`` (B,) goes to the FFN,
+        the (Hp, Wp) token ``grid`` to the attention (window attention
+        needs it; full attention ignores it)."""
+        x = x + self.drop_path(self.attn(self.norm1(x), grid))
         return x + self.drop_path(self.mlp(self.norm2(x), dataset_index))

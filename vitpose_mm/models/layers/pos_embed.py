@@ -7,6 +7,43 @@ from mmengine.logging import MMLogger
 from torch import Tensor
 
 
+def infer_pos_embed_grid(num_tokens: int,
+                         dst_shape: Tuple[int, int]) -> Tuple[int, int]:
+    """The (Hs, Ws) grid of a stored position embedding with ``num_tokens``
+    grid rows, which is to be resized to ``dst_shape``.
+
+    A state dict does not record its grid, so it is guessed, in this order:
+
+    1. ``dst_shape`` itself when the counts agree (nothing to resize);
+    2. the aspect ratio of ``dst_shape``: a ViTPose checkpoint trained at
+       another resolution of the same 4:3 crop (16x12 at 256x192 -> 24x18
+       at 384x288 or 36x27 at 576x432);
+    3. a square grid: MAE / ImageNet pre-training (14x14 at 224x224).
+
+    Pass the grid explicitly (``pos_embed_grid``) for anything else.
+
+    Raises:
+        ValueError: If no rule fits ``num_tokens``.
+    """
+    Hd, Wd = dst_shape
+    if num_tokens == Hd * Wd:
+        return Hd, Wd
+    Hs = int(round((num_tokens * Hd / Wd)**0.5))
+    if Hs > 0 and num_tokens % Hs == 0:
+        Ws = num_tokens // Hs
+        if Hs * Wd == Ws * Hd:
+            return Hs, Ws
+    side = int(round(num_tokens**0.5))
+    if side * side == num_tokens:
+        return side, side
+    raise ValueError(
+        f'Cannot infer the grid of a position embedding with {num_tokens} '
+        f'grid tokens: it is neither the {Hd}x{Wd} aspect ratio of the '
+        'model nor square; give its (H, W) grid explicitly, e.g. '
+        "init_cfg=dict(type='Pretrained', checkpoint=..., "
+        'pos_embed_grid=(16, 12))')
+
+
 def resize_pos_embed(pos_embed: Tensor,
                      src_shape: Tuple[int, int],
                      dst_shape: Tuple[int, int],

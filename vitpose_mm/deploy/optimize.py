@@ -1,0 +1,166 @@
+"""``optimize_for_inference``: the fastest correct path for a ViTPose model.
+
+What changes (the model's interface does not):
+
+- Every ``nn.Linear`` becomes a :class:`~vitpose_mm.deploy.FastLinear`
+  (oneDNN, weights prepacked once, on CPUs); the FFN's fc1 absorbs its
+  exact GELU. A ViTPose+ MoE FFN becomes a
+  :class:`~vitpose_mm.deploy.FastMoEMlp` (one stacked GEMM per expert).
+- Attention stays ``scaled_dot_product_attention``.
+- A heatmap head's BatchNorms are folded into the deconvolutions, ReLUs
+  fused into them, and the head (and neck: the simple decoder's upsample)
+  runs channels-last (NHWC).
+- On GPUs (and for dtypes this CPU's oneDNN lacks) the same rewrite runs
+  with eager kernels on weights stored in the compute dtype: no autocast,
+  no per-call weight casts.
+- ``'bf16'`` / ``'fp16'`` run the linear layers, attention and the head's
+  deconvolutions in that dtype. LayerNorms, the residual stream (a half
+  output added to the float32 stream stays float32), the simple decoder,
+  the head's final conv and the heatmaps stay float32; SDPA accumulates its
+  softmax in float32. This keeps fp16 from overflowing in LayerNorm.
+
+The result is an inference-only model: parameters are frozen, prepacked
+weights are opaque tensors that ``state_dict()`` and ``.to()`` do not see,
+and it cannot be deep-copied. Load the checkpoint first, then optimize.
+"""
+import copy
+from functools import partial
+from typing import Callable, Iterator, Optional, Tuple
+
+import torch
+from torch import nn
+
+from vitpose_mm.models.layers import MoEMlp, Mlp
+
+from .conv import (channels_last_inputs, contiguous_output, convert_conv,
+                   convert_convs, fold_batch_norms)
+from .kernels import precision_dtype, resolve_backend
+from .linear import FastLinear
+from .moe import FastMoEMlp
+
+
+def _device(model: nn.Module) -> torch.device:
+    for tensor in model.parameters():
+        return tensor.device
+    for tensor in model.buffers():
+        return tensor.device
+    return torch.device('cpu')
+
+
+def _children(model: nn.Module) -> Iterator[Tuple[nn.Module, str,
+                                                  nn.Module]]:
+    """(parent, name, child) for every module, parents before children,
+    listed before any replacement."""
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            yield parent, name, child
+
+
+def _replace(model: nn.Module, kind: type,
+             build: Callable[[nn.Module], Optional[nn.Module]]) -> None:
+    """Replace every submodule of type ``kind`` by ``build(module)`` (if
+    not None), outermost first; replaced subtrees are not visited again."""
+    replaced = set()
+    for parent, name, child in _children(model):
+        if id(parent) in replaced or type(child) is not kind:
+            continue
+        new = build(child)
+        if new is not None:
+            setattr(parent, name, new)
+            replaced.add(id(child))
+
+
+def _heads(model: nn.Module) -> list:
+    """The heatmap heads of an estimator: ``head``, or every ``heads``
+    entry of a ViTPose+ estimator."""
+    heads = []
+    if isinstance(getattr(model, 'head', None), nn.Module):
+        heads.append(model.head)
+    if isinstance(getattr(model, 'heads', None), nn.ModuleDict):
+        heads.extend(model.heads.values())
+    return [h for h in heads if hasattr(h, 'final_layer')]
+
+
+def _optimize_head(head: nn.Module, dtype: torch.dtype, kernel: str) -> None:
+    """BN folding, ReLU fusion, NHWC for an mmpose ``HeatmapHead``."""
+    for part in ('deconv_layers', 'conv_layers'):
+        seq = getattr(head, part, None)
+        if isinstance(seq, nn.Sequential):
+            fold_batch_norms(seq)
+            convert_convs(seq, dtype, kernel)
+    # The convs make their inputs channels-last themselves (the head's
+    # predict() calls forward() directly, past any hook on the head).
+    head.final_layer = convert_conv(head.final_layer, torch.float32, kernel)
+    contiguous_output(head.final_layer, torch.float32)
+
+
+def optimize_for_inference(model: nn.Module,
+                           precision: str = 'fp32',
+                           backend: str = 'auto',
+                           batch_hint: Optional[int] = None,
+                           inplace: bool = False) -> nn.Module:
+    """Return ``model`` rewritten for fast inference (see the module doc).
+
+    Works on a whole estimator (``TopdownPoseEstimator``,
+    ``ViTPosePlusEstimator``: ``test_step`` / ``predict`` / tensor mode
+    keep working, heatmaps come out float32) or on a bare backbone.
+    fp32 matches the eager model to float rounding (heatmaps within 1e-4);
+    bf16 keeps keypoints within about half a pixel.
+
+    Args:
+        model (nn.Module): A model with its weights loaded.
+        precision (str): ``'fp32'``, ``'bf16'`` or ``'fp16'``.
+        backend (str): ``'auto'`` (oneDNN with prepacked weights on CPUs
+            that support the dtype, eager otherwise, e.g. on GPUs),
+            ``'onednn'`` or ``'eager'`` (layer fusions and casts only).
+        batch_hint (int, optional): Typical rows per linear layer (batch x
+            tokens, e.g. 8 x 192); a layout hint for oneDNN.
+        inplace (bool): Rewrite ``model`` itself instead of a deep copy.
+
+    Returns:
+        nn.Module: The model in eval mode with frozen parameters and an
+        attribute ``deploy_cfg = dict(precision=..., backend=...)``.
+
+    Raises:
+        ValueError: On an unknown precision or backend, ``'onednn'``
+            where it cannot run (see :func:`resolve_backend`), or a model
+            that was optimized already.
+    """
+    if hasattr(model, 'deploy_cfg'):
+        raise ValueError('This model has been optimized already '
+                         f'({model.deploy_cfg}); optimize the eager model')
+    dtype = precision_dtype(precision)
+    kernel = resolve_backend(backend, _device(model), dtype)
+    if not inplace:
+        model = copy.deepcopy(model)
+    model.eval().requires_grad_(False)
+    make_linear = partial(_fast_linear, dtype=dtype, kernel=kernel,
+                          batch_hint=batch_hint)
+
+    for head in _heads(model):
+        _optimize_head(head, dtype, kernel)
+    if isinstance(getattr(model, 'neck', None), nn.Module):
+        channels_last_inputs(model.neck)
+
+    _replace(model, MoEMlp, lambda moe: FastMoEMlp(moe, make_linear))
+    _replace(model, Mlp, partial(_fuse_mlp_gelu, make_linear=make_linear))
+    _replace(model, nn.Linear, lambda linear: make_linear(linear, False))
+    model.deploy_cfg = dict(precision=precision, backend=kernel)
+    return model
+
+
+def _fast_linear(linear: nn.Linear, gelu: bool, dtype: torch.dtype,
+                 kernel: str, batch_hint: Optional[int]) -> FastLinear:
+    return FastLinear(linear, dtype, kernel, gelu=gelu,
+                      batch_hint=batch_hint)
+
+
+def _fuse_mlp_gelu(mlp: Mlp, make_linear: Callable) -> None:
+    """fc1 + exact GELU of a dense FFN -> one fused layer, in place.
+
+    Returns None: the Mlp itself stays (its forward is act(fc1(x))).
+    """
+    if isinstance(mlp.act, nn.GELU) and mlp.act.approximate == 'none':
+        mlp.fc1 = make_linear(mlp.fc1, True)
+        mlp.act = nn.Identity()
+    return None
