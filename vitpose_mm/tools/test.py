@@ -31,6 +31,7 @@ from torch import nn
 
 from vitpose_mm.checkpoint import check_fits, load_state_dict_file
 from vitpose_mm.tools.data_root import check_data_files, load_config
+from vitpose_mm.tools.launcher_args import parse_with_launcher
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -55,16 +56,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='read a checkpoint that holds Python objects besides tensors '
         '(an mmengine training checkpoint); unpickling can run code from '
         'the file, so only for files you trust')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    # torch.distributed.launch passes --local-rank (torch >= 2.0).
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parse_with_launcher(parser, argv)
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:

@@ -26,6 +26,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 from vitpose_mm.tools.data_root import check_data_files, load_config
+from vitpose_mm.tools.launcher_args import parse_with_launcher
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -56,16 +57,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         action=DictAction,
         help='override config keys, as key=value (e.g. data_root=PATH/ '
         'train_cfg.max_epochs=5); lists as key="[a,b]"')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    # torch.distributed.launch passes --local-rank (torch >= 2.0).
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parse_with_launcher(parser, argv)
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
