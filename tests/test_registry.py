@@ -3,7 +3,8 @@ registries, without shadowing a name of mmpose, mmdet or mmpretrain."""
 import importlib
 
 import pytest
-from mmpose.registry import KEYPOINT_CODECS, MODELS, OPTIM_WRAPPER_CONSTRUCTORS
+from mmpose.registry import (DATASETS, HOOKS, KEYPOINT_CODECS, MODELS,
+                             OPTIM_WRAPPER_CONSTRUCTORS, TRANSFORMS)
 
 import vitpose_mm
 
@@ -12,6 +13,16 @@ OURS = [
     (KEYPOINT_CODECS, 'ViTPoseUDPHeatmap', 'vitpose_mm.codecs.udp_heatmap'),
     (OPTIM_WRAPPER_CONSTRUCTORS, 'ViTPoseLayerDecayOptimWrapperConstructor',
      'vitpose_mm.engine.optim_wrappers.layer_decay_constructor'),
+    (MODELS, 'ViTPosePlusBackbone', 'vitpose_mm.models.backbones.vit_moe'),
+    (MODELS, 'ViTPosePlusEstimator',
+     'vitpose_mm.models.pose_estimators.vitpose_plus'),
+    (MODELS, 'ViTPoseDistiller', 'vitpose_mm.models.distillers.distiller'),
+    (MODELS, 'ViTPoseKnowledgeTokenLearner',
+     'vitpose_mm.models.distillers.knowledge_token'),
+    (HOOKS, 'ViTPoseExportHook', 'vitpose_mm.models.distillers.export_hook'),
+    (DATASETS, 'ViTPoseMultiDataset', 'vitpose_mm.datasets.multi_dataset'),
+    (DATASETS, 'ViTPoseAPT36KDataset', 'vitpose_mm.datasets.apt36k'),
+    (TRANSFORMS, 'ViTPoseSetDatasetIndex', 'vitpose_mm.datasets.transforms'),
 ]
 
 
