@@ -33,6 +33,8 @@ from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
+from vitpose_mm.tools.data_root import redirect_data_root
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(
     REPO, 'configs/body_2d_keypoint/topdown_heatmap/vitpose_plus/'
@@ -77,18 +79,6 @@ class MetricsHook(Hook):
         return all(point[key] >= self.target for key in GATED)
 
 
-def _rebase(node, old: str, new: str):
-    """``node`` with every string that starts with ``old`` re-rooted (the
-    metrics of ``MultiDatasetEvaluator`` included)."""
-    if isinstance(node, dict):
-        return {k: _rebase(v, old, new) for k, v in node.items()}
-    if isinstance(node, (list, tuple)):
-        return type(node)(_rebase(v, old, new) for v in node)
-    if isinstance(node, str) and node.startswith(old):
-        return new + node[len(old):]
-    return node
-
-
 def _overfit_pipeline(pipeline: List[dict]) -> List[dict]:
     """A train or val pipeline at 128x96 with mild augmentation."""
     out = []
@@ -110,8 +100,8 @@ def _overfit_pipeline(pipeline: List[dict]) -> List[dict]:
 def overfit_config(args: argparse.Namespace) -> Config:
     """The tiny config with the overfit changes listed in the module doc."""
     cfg = Config.fromfile(args.config)
-    cfg = Config(_rebase(cfg.to_dict(), cfg.data_root,
-                         osp.join(args.data_root, '')))
+    old_root, cfg.data_root = cfg.data_root, osp.join(args.data_root, '')
+    redirect_data_root(cfg, old_root)
     for loader in (cfg.train_dataloader, cfg.val_dataloader):
         for dataset in loader.dataset.datasets:
             dataset.pipeline = _overfit_pipeline(dataset.pipeline)

@@ -15,6 +15,7 @@ from mmpose.datasets.datasets.utils import parse_pose_metainfo
 from mmpose.registry import DATASETS, EVALUATORS, MODELS, TRANSFORMS
 
 from tests.conftest import REPO, require_shared
+from vitpose_mm.tools.data_root import redirect_data_root
 
 TINY = (REPO / 'configs/body_2d_keypoint/topdown_heatmap/vitpose_plus/'
         'td-hm_ViTPose-plus-tiny_1xb16-3e_6datasets-tiny-256x192.py')
@@ -24,23 +25,14 @@ EXPECTED = [(0, 'coco', 17, 12), (1, 'aic', 14, 9), (2, 'mpii', 16, 5),
             (5, 'coco_wholebody', 133, 12)]
 
 
-def _rebase(node, old: str, new: str):
-    """``node`` with every string starting with ``old`` re-rooted."""
-    if isinstance(node, dict):
-        return {k: _rebase(v, old, new) for k, v in node.items()}
-    if isinstance(node, (list, tuple)):
-        return type(node)(_rebase(v, old, new) for v in node)
-    if isinstance(node, str) and node.startswith(old):
-        return new + node[len(old):]
-    return node
-
-
 @pytest.fixture(scope='module')
 def tiny_cfg() -> Config:
     """The tiny config, its data under the shared folder."""
     data = require_shared('data')
     cfg = Config.fromfile(str(TINY))
-    return Config(_rebase(cfg.to_dict(), cfg.data_root, f'{data}/'))
+    old_root, cfg.data_root = cfg.data_root, f'{data}/'
+    redirect_data_root(cfg, old_root)
+    return cfg
 
 
 @pytest.fixture(scope='module')

@@ -135,3 +135,18 @@ def test_check_data_files_message_says_what_to_do(tmp_path):
     assert 'train_dataloader.dataset.data_root' in message
     assert str(tmp_path / 'no') in message
     assert '--cfg-options data_root=' in message
+
+
+def test_redirect_reaches_multi_dataset_evaluator_metrics_and_datasets():
+    old, new = 'data/', '/elsewhere/'
+    evaluator = dict(
+        type='MultiDatasetEvaluator',
+        metrics=[dict(type='CocoMetric', ann_file=old + 'coco/a.json'),
+                 dict(type='PCKAccuracy')],
+        datasets=[dict(type='CocoDataset', data_root=old + 'coco/')])
+    cfg = Config(dict(data_root=new, val_evaluator=evaluator))
+    changed = redirect_data_root(cfg, old)
+    assert cfg.val_evaluator.metrics[0].ann_file == '/elsewhere/coco/a.json'
+    assert cfg.val_evaluator.datasets[0].data_root == '/elsewhere/coco/'
+    assert sorted(changed) == ['val_evaluator.datasets.0.data_root',
+                               'val_evaluator.metrics.0.ann_file']

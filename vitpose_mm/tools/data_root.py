@@ -45,6 +45,15 @@ def _path_holders(
                                           f'{section}.dataset')
         elif isinstance(value, dict):
             yield value, section
+            # mmpose's MultiDatasetEvaluator: one metric and one dataset
+            # per entry of its ``metrics`` / ``datasets`` lists.
+            for i, metric in enumerate(value.get('metrics') or []):
+                if isinstance(metric, dict):
+                    yield metric, f'{section}.metrics.{i}'
+            for i, dataset in enumerate(value.get('datasets') or []):
+                if isinstance(dataset, dict):
+                    yield from _iter_datasets(dataset,
+                                              f'{section}.datasets.{i}')
         elif isinstance(value, (list, tuple)):
             for i, metric in enumerate(value):
                 if isinstance(metric, dict):
@@ -70,7 +79,8 @@ def redirect_data_root(cfg: Config, old_root: Optional[str]) -> List[str]:
     Call it after merging ``--cfg-options`` into ``cfg``, with the
     ``data_root`` the config file itself defined. Every ``data_root``,
     ``ann_file`` and ``bbox_file`` of the train/val/test datasets (wrapped
-    datasets included) and of the val/test metrics that is ``old_root`` or
+    datasets included) and of the val/test metrics (the metrics and
+    datasets of a ``MultiDatasetEvaluator`` included) that is ``old_root`` or
     was built as ``old_root + relative`` becomes ``new_root`` or
     ``new_root/relative``. Values the user set explicitly to something
     else, and paths outside the old root, are left alone.
