@@ -8,9 +8,15 @@ from their own shipped configs (ours: ``configs/.../coco``; mmpose's:
 same weights, classic decoder, drop path as configured, and are stepped
 round-robin (interleaved); the table gives the median seconds per image
 over ``--steps`` steps after ``--warmup`` steps, and the speed-up over
-mmpose (``--fused-adamw``: torch's fused AdamW kernel in all of them,
-which the configs can ask for with ``optimizer=dict(type='AdamW', ...,
-fused=True)``). ``act MiB`` is the peak memory one step adds to the process
+mmpose.
+
+``--optimizer`` picks the update: ``config`` (default) builds each
+implementation's optimizer wrapper from its own config, as the runner does
+(layer-wise lr decay groups, gradient clipping; ours asks for torch's fused
+AdamW kernel, mmpose's for the for-loop one); ``adamw`` and ``fused`` use one
+plain ``torch.optim.AdamW`` (for-loop or fused) over all parameters in
+every implementation, to compare the models alone.
+``act MiB`` is the peak memory one step adds to the process
 (resident memory sampled every millisecond; weights, gradients and AdamW
 state exist before the step), also for our backbone with
 ``use_checkpoint=True`` (``ours-ckpt``; mmpretrain's ViT has no
@@ -36,7 +42,8 @@ from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from inference_speed import (SIZES, build_mmpose, build_ours,  # noqa: E402
+from inference_speed import (MMPOSE_CONFIG, OUR_CONFIG,  # noqa: E402
+                             SIZES, build_mmpose, build_ours, load_cfg,
                              peak_rss, profile, setup, time_round_robin)
 
 IMPLS = ('mmpose', 'ours', 'ours-ckpt')
@@ -59,26 +66,34 @@ def synthetic_batch(batch: int, num_keypoints: int = 17, seed: int = 0):
     return inputs, samples
 
 
-def make_step(model: nn.Module, samples, fused: bool = False) -> Callable:
-    """inputs -> one training step (loss, backward, AdamW) of ``model``;
-    ``fused`` picks torch's fused AdamW kernel (CPU and GPU)."""
+def make_optimizer(model: nn.Module, cfg, mode: str):
+    """An mmengine optim wrapper for ``model``: the config's
+    ``optim_wrapper`` (``mode='config'``) or a plain AdamW (``'adamw'``,
+    ``'fused'``)."""
+    from mmengine.optim import OptimWrapper, build_optim_wrapper
+    if mode == 'config':
+        return build_optim_wrapper(model, cfg.optim_wrapper)
+    return OptimWrapper(torch.optim.AdamW(
+        model.parameters(), lr=5e-4, weight_decay=0.1,
+        fused=True if mode == 'fused' else None))
+
+
+def make_step(model: nn.Module, samples, optim_wrapper) -> Callable:
+    """inputs -> one training step (loss, backward, clip, AdamW) of
+    ``model``, as mmengine's ``train_step`` runs it."""
     model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=5e-4,
-                                  weight_decay=0.1, fused=fused or None)
 
     def step(inputs):
         losses = model.loss(inputs, samples)
         loss = sum(v for k, v in losses.items() if 'loss' in k)
-        optimizer.zero_grad(set_to_none=False)
-        loss.backward()
-        optimizer.step()
+        optim_wrapper.update_params(loss)
         return loss.detach()
 
     return step
 
 
 def make_impls(names, size: str, samples,
-               fused: bool = False) -> Dict[str, Callable]:
+               optimizer: str = 'config') -> Dict[str, Callable]:
     """{name: one training step} with shared initial weights."""
     ours = build_ours(size, 'classic')
     state = ours.state_dict()
@@ -90,11 +105,14 @@ def make_impls(names, size: str, samples,
             except ImportError as err:
                 print(f'# mmpose skipped: {err}')
                 continue
+            cfg = load_cfg(MMPOSE_CONFIG.format(size=size, simple=''))
         else:
             model = build_ours(size, 'classic')
             model.load_state_dict(state)
             model.backbone.use_checkpoint = name == 'ours-ckpt'
-        impls[name] = make_step(model, samples, fused)
+            cfg = load_cfg(OUR_CONFIG.format(size=size, simple=''))
+        impls[name] = make_step(model, samples,
+                                make_optimizer(model, cfg, optimizer))
     return impls
 
 
@@ -103,7 +121,7 @@ def run(args) -> List[dict]:
     for size in args.sizes:
         inputs, samples = synthetic_batch(args.batch)
         impls = make_impls(args.impls, SIZES[size], samples,
-                           args.fused_adamw)
+                           args.optimizer)
         times = time_round_robin(impls, inputs, args.steps, args.warmup,
                                  inference=False)
         memory = {}
@@ -151,9 +169,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                         choices=list(IMPLS))
     parser.add_argument('--steps', type=int, default=5)
     parser.add_argument('--warmup', type=int, default=1)
-    parser.add_argument('--fused-adamw', action='store_true',
-                        help="torch's fused AdamW for every implementation "
-                        '(default: the for-loop one, as mmengine builds it)')
+    parser.add_argument('--optimizer', choices=['config', 'adamw', 'fused'],
+                        default='config',
+                        help="each implementation's configured optimizer "
+                        "wrapper (default), or one plain AdamW (for-loop / "
+                        'fused) for all')
     parser.add_argument('--threads', type=int)
     parser.add_argument('--profile', metavar='IMPL',
                         help='also print the top ops of one step of IMPL '
@@ -165,7 +185,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> None:
     args = parse_args(argv)
     setup(args.threads)
-    print(f'# torch {torch.__version__}, {torch.get_num_threads()} threads')
+    print(f'# torch {torch.__version__}, {torch.get_num_threads()} threads, '
+          f'optimizer: {args.optimizer}')
     rows = run(args)
     print(format_table(rows))
     if args.json:

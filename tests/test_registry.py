@@ -19,7 +19,7 @@ OURS = [
     (MODELS, 'ViTPoseDistiller', 'vitpose_mm.models.distillers.distiller'),
     (MODELS, 'ViTPoseKnowledgeTokenLearner',
      'vitpose_mm.models.distillers.knowledge_token'),
-    (HOOKS, 'ViTPoseExportHook', 'vitpose_mm.models.distillers.export_hook'),
+    (HOOKS, 'ViTPoseExportHook', 'vitpose_mm.engine.hooks.export_hook'),
     (DATASETS, 'ViTPoseMultiDataset', 'vitpose_mm.datasets.multi_dataset'),
     (DATASETS, 'ViTPoseAPT36KDataset', 'vitpose_mm.datasets.apt36k'),
     (TRANSFORMS, 'ViTPoseSetDatasetIndex', 'vitpose_mm.datasets.transforms'),

@@ -16,7 +16,8 @@ from torch import nn
 
 from vitpose_mm.checkpoint import check_fits, load_state_dict_file
 from vitpose_mm.models import ViTPoseBackbone
-from vitpose_mm.models.distillers import (ViTPoseDistiller, ViTPoseExportHook,
+from vitpose_mm.engine.hooks import ViTPoseExportHook
+from vitpose_mm.models.distillers import (ViTPoseDistiller,
                                           ViTPoseKnowledgeTokenLearner,
                                           project_tokens)
 

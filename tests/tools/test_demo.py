@@ -206,7 +206,8 @@ def test_box_file_formats(pose, images, tmp_path):
 def test_matches_inference_topdown(pose, images, tmp_path, monkeypatch):
     """The demo's keypoints are those of mmpose's own calls for the same
     boxes, all crops of an image in one forward (or in --batch-size
-    chunks)."""
+    chunks). --eager: the same model, so the same numbers (the fast path
+    is compared with eager in test_fast_path_is_the_default...)."""
     from mmpose.apis import inference_topdown, init_model
 
     from vitpose_mm.models.backbones import ViTPoseBackbone
@@ -233,7 +234,7 @@ def test_matches_inference_topdown(pose, images, tmp_path, monkeypatch):
         out = tmp_path / f'out{len(batch)}'
         sizes.clear()
         _demo('--input', img, '--bboxes', tmp_path / 'boxes.json',
-              '--no-render', *batch, *_pose_args(pose, out))
+              '--no-render', '--eager', *batch, *_pose_args(pose, out))
         assert sizes in want_sizes
         people = _load(out / '000000000785.json')
         assert len(people) == len(want)
@@ -384,3 +385,91 @@ def test_dataset_selects_the_vitpose_plus_expert_and_head(pose, images,
     with pytest.raises(SystemExit, match='not a ViTPose\\+ model'):
         _demo('--input', images, '--bboxes', boxes, '--dataset', 'coco',
               *_pose_args(pose, tmp_path / 'y'))
+
+
+def _keypoints(out_dir, name=IMG_A):
+    return np.array([p['keypoints'] for p in
+                     _load(out_dir / (Path(name).stem + '.json'))])
+
+
+@pytest.fixture
+def one_box(images, tmp_path):
+    boxes = tmp_path / 'boxes.json'
+    boxes.write_text(json.dumps({IMG_A: [[280, 45, 500, 380],
+                                         [10, 20, 300, 400]]}))
+    return ['--input', images / IMG_A, '--bboxes', boxes, '--no-render']
+
+
+def test_fast_path_is_the_default_and_eager_a_switch(pose, one_box,
+                                                     tmp_path):
+    runs = {}
+    for name, extra in (('fast', []), ('eager', ['--eager']),
+                        ('bf16', ['--precision', 'bf16'])):
+        with _logged() as lines:
+            _demo(*one_box, *extra, *_pose_args(pose, tmp_path / name))
+        runs[name] = _keypoints(tmp_path / name)
+        assert runs[name].shape == (2, 17, 2)
+        runs[name + '_log'] = [x for x in lines if 'pose model:' in x]
+    assert runs['fast_log'] == ['pose model: fast path (fp32, onednn)']
+    assert runs['eager_log'] == ['pose model: eager (fp32)']
+    assert runs['bf16_log'][0].startswith('pose model: fast path (bf16, ')
+    # fp32 fast path: the same keypoints up to float rounding (heatmaps
+    # within ~1e-6). The random head's flat heatmaps make DARK's sub-pixel
+    # step ill-conditioned, so a few keypoints move by up to ~0.1 px
+    # (tests/deploy/test_precision_coco.py checks a fitted model).
+    shift = np.linalg.norm(runs['fast'] - runs['eager'], axis=-1)
+    assert np.mean(shift < 1e-2) > 0.9 and shift.max() < 0.5
+
+
+@pytest.mark.parametrize('extra', [['--eager', '--precision', 'fp16'],
+                                   ['--precision', 'half']])
+def test_bad_precision_switches_are_usage_errors(pose, one_box, tmp_path,
+                                                 extra):
+    with pytest.raises(SystemExit) as exc:
+        _demo(*one_box, *extra, *_pose_args(pose, tmp_path / 'out'))
+    assert exc.value.code == 2
+
+
+def test_init_pose_model_modes(pose):
+    from vitpose_mm.apis import InputError, init_pose_model
+    fast = init_pose_model(pose[0], pose[1])
+    assert fast.deploy_cfg == dict(precision='fp32', backend='onednn')
+    eager = init_pose_model(pose[0], pose[1], fast=False)
+    assert not hasattr(eager, 'deploy_cfg') and not eager.training
+    with pytest.raises(InputError, match='plain eager model is fp32'):
+        init_pose_model(pose[0], pose[1], fast=False, precision='bf16')
+    with pytest.raises(InputError, match="precision 'int8'"):
+        init_pose_model(pose[0], pose[1], precision='int8')
+    with pytest.raises(InputError, match='a config is needed'):
+        init_pose_model(None, pose[1])
+
+
+def test_onnx_pose_checkpoint(pose, one_box, tmp_path):
+    pytest.importorskip('onnxruntime')
+    pytest.importorskip('onnxscript')
+    from vitpose_mm.tools.export_onnx import main as export
+    onnx_file = tmp_path / 'pose.onnx'
+    export([str(pose[0]), str(pose[1]), str(onnx_file)])
+    args = [*one_box, '--pose-checkpoint', onnx_file]
+    with _logged() as lines:
+        _demo(*args, '--output-dir', tmp_path / 'onnx')
+    assert 'pose model: onnxruntime (fp32)' in lines
+    _demo(*one_box, '--eager', *_pose_args(pose, tmp_path / 'eager'))
+    got, want = _keypoints(tmp_path / 'onnx'), _keypoints(tmp_path / 'eager')
+    # Ties between near-equal peaks of a random head may decode apart.
+    assert np.median(np.linalg.norm(got - want, axis=-1)) < 0.05
+    # Its own config given too: fine; another input size: refused.
+    _demo(*args, '--pose-config', pose[0], '--output-dir', tmp_path / 'c')
+    other = (REPO / 'configs/body_2d_keypoint/topdown_heatmap/coco_tiny/'
+             'td-hm_ViTPose-tiny_1xb14-100e_coco-tiny-128x96.py')
+    with pytest.raises(SystemExit, match=r'does not fit config .*input size '
+                       r'\(192, 256\) and 17 keypoints in the file, '
+                       r'\(96, 128\)'):
+        _demo(*args, '--pose-config', other, '--output-dir', tmp_path / 'x')
+    with pytest.raises(SystemExit, match='ONNX model was exported for '
+                       'dataset|not a ViTPose\\+ model'):
+        _demo(*args, '--dataset', 'aic', '--output-dir', tmp_path / 'y')
+    for extra in (['--eager'], ['--precision', 'bf16']):
+        with pytest.raises(SystemExit) as exc:
+            _demo(*args, *extra, '--output-dir', tmp_path / 'z')
+        assert exc.value.code == 2

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Optional, Union
 
 import numpy as np
+import torch
 from mmengine.config import Config
 from mmengine.utils import get_installed_path, is_installed
 from torch import nn
@@ -84,30 +85,75 @@ def _check_fits_any(model: nn.Module, state: dict, source: str) -> None:
             f'{len(unexpected)} unexpected keys {unexpected[:3]}')
 
 
-def init_pose_model(config: Union[str, Config], checkpoint: str,
+def init_pose_model(config: Union[str, Config, None], checkpoint: str,
                     device: str = 'cpu',
-                    allow_pickle: bool = False) -> nn.Module:
-    """Build a top-down ViTPose model and load its checkpoint strictly.
+                    allow_pickle: bool = False,
+                    fast: bool = True,
+                    precision: str = 'fp32') -> nn.Module:
+    """Build a top-down ViTPose model, load its checkpoint strictly and, by
+    default, put it on the fast inference path.
 
     The checkpoint may be in any layout that
     :func:`vitpose_mm.checkpoint.check_fits` reads (ours, the original
-    ViTPose, mmpose's, Hugging Face's). Like
-    :func:`mmpose.apis.init_model`, the model gets ``cfg`` and
-    ``dataset_meta`` (of the config's training dataset).
+    ViTPose, mmpose's, Hugging Face's), or an ``.onnx`` file written by
+    ``vitpose_mm.tools.export_onnx`` (run by onnxruntime on the CPU; its
+    config is inside the file). Like :func:`mmpose.apis.init_model`, the
+    model gets ``cfg`` and ``dataset_meta`` (of the config's training
+    dataset), so ``mmpose.apis.inference_topdown`` runs it.
+
+    With ``fast`` (the default) the loaded model goes through
+    :func:`vitpose_mm.deploy.optimize_for_inference` in ``precision``:
+    oneDNN-prepacked linear layers on CPUs, BN folded into the head's
+    deconvolutions, channels-last head; fp32 heatmaps stay within 1e-4 of
+    the eager model's. The result is inference-only (frozen, its
+    ``state_dict()`` no longer lists the prepacked weights).
 
     Args:
-        config (str | Config): Config file, or ``'<package>::<path>'``.
-        checkpoint (str): Weights file (``.pth``, ``.safetensors``).
-        device (str): Torch device of the returned model.
+        config (str | Config | None): Config file, or
+            ``'<package>::<path>'``. May be None for an ``.onnx`` file;
+            if given, its input size and keypoint count must be the file's.
+        checkpoint (str): Weights file (``.pth``, ``.safetensors``) or an
+            exported ``.onnx`` file.
+        device (str): Torch device of the returned model (``.onnx``: cpu).
         allow_pickle (bool): Read checkpoints that hold Python objects
             besides tensors (e.g. mmengine training checkpoints); only for
             trusted files.
+        fast (bool): Optimize for inference (see above); False returns the
+            plain eager fp32 model (e.g. to train, export or inspect it).
+        precision (str): ``'fp32'``, ``'bf16'`` or ``'fp16'`` compute of
+            the fast path (LayerNorm, softmax accumulation and heatmaps
+            stay float32). Half precision needs ``fast``.
 
     Raises:
-        InputError: Bad config, unreadable checkpoint, or a checkpoint that
+        InputError: Bad config, unreadable checkpoint, a checkpoint that
             does not fit the config (the message names the first tensor
-            that differs and both shapes).
+            that differs and both shapes), an unknown precision, half
+            precision without ``fast``, or an ``.onnx`` file asked to run
+            on another device or precision.
     """
+    from vitpose_mm.deploy import PRECISIONS
+    if precision not in PRECISIONS:
+        raise InputError(f'precision {precision!r}: choose from '
+                         f'{list(PRECISIONS)}')
+    if str(checkpoint).lower().endswith('.onnx'):
+        return _init_onnx_pose_model(config, checkpoint, device, precision)
+    if config is None:
+        raise InputError(f'pose checkpoint {checkpoint}: a config is needed '
+                         '(only .onnx files carry their own)')
+    if precision != 'fp32' and not fast:
+        raise InputError(f'precision {precision} runs on the fast path; '
+                         'the plain eager model is fp32')
+    model = _init_eager_pose_model(config, checkpoint, allow_pickle)
+    model = model.to(device).eval()
+    if fast:
+        from vitpose_mm.deploy import optimize_for_inference
+        model = optimize_for_inference(model, precision, inplace=True)
+    return model
+
+
+def _init_eager_pose_model(config: Union[str, Config], checkpoint: str,
+                           allow_pickle: bool) -> nn.Module:
+    """The config's model on the CPU with the checkpoint loaded strictly."""
     from mmpose.apis import init_model
 
     cfg = load_config(config)
@@ -133,7 +179,56 @@ def init_pose_model(config: Union[str, Config], checkpoint: str,
         raise InputError(f'pose checkpoint {checkpoint} (config {config}): '
                          f'{err}') from None
     model.load_state_dict(state, strict=True)
-    return model.to(device).eval()
+    return model
+
+
+def _model_signature(cfg: Config, dataset: Optional[str]) -> tuple:
+    """(input size (w, h), keypoint count) of a top-down config's head
+    (ViTPose+: that of ``dataset``)."""
+    from vitpose_mm.deploy.onnx_model import head_config
+    if 'datasets' not in cfg.model:
+        dataset = None
+    head = head_config(cfg, dataset)
+    codec = head.get('decoder') or {}
+    return (tuple(codec.get('input_size', ())), head.get('out_channels'))
+
+
+def _init_onnx_pose_model(config: Union[str, Config, None], path: str,
+                          device: str, precision: str) -> nn.Module:
+    """An exported ``.onnx`` file as an mmpose top-down estimator."""
+    if not Path(path).is_file():
+        raise InputError(f'checkpoint {path} not found')
+    if torch.device(device).type != 'cpu':
+        raise InputError(f'pose checkpoint {path}: ONNX models run on the '
+                         f'CPU (onnxruntime), not on {device}')
+    if precision != 'fp32':
+        raise InputError(f'pose checkpoint {path}: ONNX models are '
+                         f'exported in fp32, not {precision}')
+    try:
+        from vitpose_mm.deploy import OnnxPoseModel
+        runner = OnnxPoseModel(path)
+    except ImportError as err:
+        raise InputError(f'pose checkpoint {path}: {err} (install '
+                         'requirements/export.txt)') from None
+    except Exception as err:  # not ONNX, not exported by us, ...
+        msg = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise InputError(f'cannot read ONNX model {path}: {msg}') from None
+    if config is not None:
+        cfg = load_config(config)
+        try:
+            mine = _model_signature(cfg, runner.dataset)
+        except ValueError as err:  # a ViTPose+ config without that dataset
+            raise InputError(f'pose checkpoint {path} does not fit config '
+                             f'{config}: {err}') from None
+        theirs = _model_signature(runner.cfg, runner.dataset)
+        if mine != theirs:
+            raise InputError(
+                f'pose checkpoint {path} does not fit config {config}: '
+                f'input size {theirs[0]} and {theirs[1]} keypoints in the '
+                f'file, {mine[0]} and {mine[1]} in the config')
+    model = runner.as_estimator()
+    model.exported_dataset = runner.dataset
+    return model
 
 
 def select_dataset(model: nn.Module, name: Optional[str]) -> None:
@@ -147,6 +242,13 @@ def select_dataset(model: nn.Module, name: Optional[str]) -> None:
             experts, is not one of its datasets, or a ViTPose+ model has
             no dataset chosen at all.
     """
+    exported = getattr(model, 'exported_dataset', None)
+    if exported is not None:
+        # An ONNX file of a ViTPose+ model holds one dataset's expert.
+        if name is not None and name != exported:
+            raise InputError(f'--dataset {name}: the ONNX model was '
+                             f'exported for dataset {exported!r} only')
+        return
     if not hasattr(model, 'set_dataset'):
         if name is not None:
             raise InputError(f'--dataset {name}: the pose model '

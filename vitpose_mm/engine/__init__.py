@@ -1,4 +1,5 @@
 """Training-engine pieces registered into mmpose's registries."""
+from .hooks import ViTPoseExportHook
 from .optim_wrappers import ViTPoseLayerDecayOptimWrapperConstructor
 
-__all__ = ['ViTPoseLayerDecayOptimWrapperConstructor']
+__all__ = ['ViTPoseExportHook', 'ViTPoseLayerDecayOptimWrapperConstructor']

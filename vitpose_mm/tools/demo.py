@@ -7,7 +7,10 @@ Usage::
         (--det-config CFG --det-checkpoint CKPT | --bboxes FILE) \\
         --output-dir DIR [--device cpu] [--bbox-thr 0.3] [--kpt-thr 0.3] \\
         [--det-cat-id 0] [--nms-thr 0.3] [--batch-size N] [--no-render] \\
-        [--unsafe-pickle]
+        [--precision fp32|bf16|fp16] [--eager] [--unsafe-pickle]
+
+    # an ONNX file from vitpose_mm.tools.export_onnx carries its config
+    python -m vitpose_mm.tools.demo --input PATH --pose-checkpoint M.onnx ...
 
 Input: an image, a folder of images (processed by file name; other files
 are ignored) or a video (.mp4, .avi, .mov, .mkv).
@@ -31,6 +34,17 @@ or negative width or height, or outside the image (with a warning each).
 
 All boxes of an image go through the pose model in one forward pass
 (--batch-size N: N boxes per pass).
+
+The pose model runs on the fast inference path by default
+(``vitpose_mm.deploy.optimize_for_inference``: oneDNN-prepacked linear
+layers on CPUs, BN folded into the head's deconvolutions, channels-last
+head), in --precision (fp32 by default: heatmaps within 1e-4 of the eager
+model; bf16 / fp16 keep LayerNorm, softmax accumulation and heatmaps in
+float32, and are only faster on CPUs with native half-precision kernels,
+e.g. AVX-512 BF16 / AMX, or on GPUs). --eager runs the model as built.
+A --pose-checkpoint ending in .onnx is run by onnxruntime on the CPU with
+the config stored in the file (--pose-config optional; if given, it must
+have the file's input size and keypoint count).
 
 Checkpoints are read without unpickling (``torch.load(weights_only=True)``
 or safetensors); mmengine training checkpoints, which also hold Python
@@ -89,10 +103,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--input', required=True,
                         help='image, folder of images, or video')
-    parser.add_argument('--pose-config', required=True,
-                        help='top-down pose config (file or pkg::path)')
+    parser.add_argument('--pose-config',
+                        help='top-down pose config (file or pkg::path); '
+                        'optional for an .onnx checkpoint')
     parser.add_argument('--pose-checkpoint', required=True,
-                        help='pose checkpoint (.pth)')
+                        help='pose checkpoint (.pth, .safetensors) or a '
+                        'model exported by vitpose_mm.tools.export_onnx '
+                        '(.onnx)')
     parser.add_argument('--det-config',
                         help='mmdet config, e.g. '
                         'mmdet::yolox/yolox_nano_8xb8-300e_coco.py')
@@ -103,8 +120,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--output-dir', required=True,
                         help='folder for the JSON and rendered files')
     parser.add_argument('--device',
-                        default='cuda:0' if torch.cuda.is_available()
-                        else 'cpu', help='torch device (default: %(default)s)')
+                        help='torch device (default: cuda:0 if there is a '
+                        'GPU and the pose checkpoint is not .onnx, else cpu)')
     parser.add_argument('--bbox-thr', type=float, default=0.3,
                         help='keep boxes scoring above this (%(default)s)')
     parser.add_argument('--nms-thr', type=float, default=0.3,
@@ -122,6 +139,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='ViTPose+ models: the dataset whose expert and head to use '
         '(coco, aic, mpii, ap10k, apt36k, wholebody); default: the '
         "config's test_cfg.dataset")
+    parser.add_argument('--precision', choices=['fp32', 'bf16', 'fp16'],
+                        default='fp32',
+                        help='compute precision of the pose model '
+                        '(%(default)s); LayerNorm and heatmaps stay fp32')
+    parser.add_argument('--eager', action='store_true',
+                        help='run the pose model as built (plain PyTorch, '
+                        'fp32) instead of the fast inference path')
     parser.add_argument('--no-render', action='store_true',
                         help='write the JSON files only')
     parser.add_argument('--unsafe-pickle', action='store_true',
@@ -135,11 +159,35 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                      '--det-checkpoint, not both')
     if args.bboxes is None and not all(has_det):
         parser.error('give --det-config and --det-checkpoint, or --bboxes')
+    onnx = args.pose_checkpoint.lower().endswith('.onnx')
+    if args.pose_config is None and not onnx:
+        parser.error('--pose-config is needed (only .onnx checkpoints carry '
+                     'their own config)')
+    if args.eager and args.precision != 'fp32':
+        parser.error(f'--precision {args.precision} runs on the fast path; '
+                     'drop --eager')
+    if args.device is None:
+        args.device = ('cuda:0' if torch.cuda.is_available() and not onnx
+                       else 'cpu')
+    if onnx and (args.eager or args.precision != 'fp32'):
+        parser.error('an .onnx pose checkpoint runs in fp32 with '
+                     'onnxruntime: drop --eager / --precision')
     return args
 
 
 def _log(msg: str, level: int = logging.INFO) -> None:
     print_log(msg, logger='current', level=level)
+
+
+def describe_path(model) -> str:
+    """How the pose model runs, for the log: 'fast path (fp32, onednn)',
+    'eager (fp32)' or 'onnxruntime (fp32)'."""
+    if hasattr(model, 'exported_dataset'):
+        return 'onnxruntime (fp32)'
+    cfg = getattr(model, 'deploy_cfg', None)
+    if cfg is None:
+        return 'eager (fp32)'
+    return f"fast path ({cfg['precision']}, {cfg['backend']})"
 
 
 def _check_device(device: str) -> None:
@@ -180,8 +228,11 @@ class Demo:
                 args.det_config, args.det_checkpoint, args.device,
                 args.unsafe_pickle)
         self.pose = init_pose_model(args.pose_config, args.pose_checkpoint,
-                                    args.device, args.unsafe_pickle)
+                                    args.device, args.unsafe_pickle,
+                                    fast=not args.eager,
+                                    precision=args.precision)
         select_dataset(self.pose, args.dataset)
+        _log(f'pose model: {describe_path(self.pose)}')
         self.visualizer = (None if args.no_render else
                            make_visualizer(self.pose.dataset_meta))
         self.num_people = 0

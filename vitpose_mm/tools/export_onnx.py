@@ -70,7 +70,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         dataset = int(dataset)
     try:
         model = init_pose_model(args.config, args.checkpoint,
-                                allow_pickle=args.allow_pickle)
+                                allow_pickle=args.allow_pickle, fast=False)
         path = export_onnx(model, args.out, dataset=dataset,
                            opset=args.opset, batch=args.batch,
                            verify=not args.no_verify, atol=args.atol)

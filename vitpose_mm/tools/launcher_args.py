@@ -1,4 +1,5 @@
-"""The launcher options that ``train.py`` and ``test.py`` share."""
+"""What ``train.py`` and ``test.py`` share: launcher options, CPU
+distributed setup, building the runner."""
 import argparse
 import os
 from typing import List, Optional
@@ -23,3 +24,62 @@ def parse_with_launcher(parser: argparse.ArgumentParser,
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
+
+
+def prepare_cpu_distributed(cfg, launcher: str) -> None:
+    """Make a distributed run work without a GPU (gloo on the CPU).
+
+    mmengine 0.10.7 assumes GPUs for distributed training: ``init_dist``
+    calls ``torch.cuda.set_device`` and its DDP wrappers pass
+    ``device_ids=[LOCAL_RANK]``, which DDP refuses for a CPU model. On a
+    machine without CUDA this opens the gloo process group itself (mmengine
+    then skips ``init_dist``) and wraps the model with ``device_ids=None``,
+    for ``Runner`` (``model_wrapper_cfg``) and for ``FlexibleRunner`` with
+    ``DDPStrategy`` (``strategy.model_wrapper``). Nothing changes with a GPU
+    or with ``launcher='none'``.
+
+    Args:
+        cfg (Config): The training config; updated in place.
+        launcher (str): ``'none'``, ``'pytorch'``, ``'slurm'`` or ``'mpi'``.
+
+    Raises:
+        SystemExit: A CPU run with a launcher other than ``pytorch``
+            (torchrun), or with a strategy that needs GPUs (FSDP).
+    """
+    import torch
+    import torch.distributed as dist
+    if launcher == 'none' or torch.cuda.is_available():
+        return
+    if launcher != 'pytorch':
+        raise SystemExit(f'vitpose_mm: distributed training without a GPU '
+                         f'needs torchrun and --launcher pytorch, not '
+                         f'--launcher {launcher}')
+    strategy = cfg.get('strategy') or {}
+    if cfg.get('runner_type') and strategy.get('type') not in (
+            None, 'DDPStrategy'):
+        raise SystemExit(f"vitpose_mm: strategy {strategy.get('type')} "
+                         'needs GPUs; on the CPU use DDPStrategy or the '
+                         'plain Runner')
+    if not dist.is_initialized():
+        dist.init_process_group('gloo')
+    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+    cfg.env_cfg.dist_cfg['backend'] = 'gloo'
+    wrapper = dict(type='MMDistributedDataParallel', broadcast_buffers=False)
+    if cfg.get('runner_type'):
+        if strategy:
+            strategy.setdefault('model_wrapper', wrapper)
+            strategy.model_wrapper['device_ids'] = None
+    else:
+        cfg.setdefault('model_wrapper_cfg', wrapper)
+        cfg.model_wrapper_cfg['device_ids'] = None
+
+
+def build_runner(cfg):
+    """``RUNNERS.build(cfg)`` for a config with ``runner_type`` (e.g.
+    ``FlexibleRunner``, whose ``strategy`` ``Runner.from_cfg`` would
+    ignore), else ``Runner.from_cfg(cfg)`` (as mmpose's tools do)."""
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+    if 'runner_type' in cfg:
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)

@@ -26,12 +26,13 @@ import mmengine
 from mmengine.config import Config, DictAction
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
-from mmengine.runner import Runner
 from torch import nn
 
 from vitpose_mm.checkpoint import check_fits, load_state_dict_file
 from vitpose_mm.tools.data_root import check_data_files, load_config
-from vitpose_mm.tools.launcher_args import parse_with_launcher
+from vitpose_mm.tools.launcher_args import (build_runner,
+                                            parse_with_launcher,
+                                            prepare_cpu_distributed)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -135,7 +136,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
     cfg = merge_args(load_config(args.config, args.cfg_options), args)
     check_data_files(cfg, ('test_dataloader', 'test_evaluator'))
-    runner = Runner.from_cfg(cfg)
+    prepare_cpu_distributed(cfg, args.launcher)
+    runner = build_runner(cfg)
     load_weights(runner.model, args.checkpoint, args.unsafe_pickle)
     if args.out:
         runner.register_hook(SaveMetricsHook(args.out), 'LOWEST')

@@ -5,6 +5,15 @@ Examples::
     python -m vitpose_mm.tools.train CONFIG [--work-dir DIR]
     python -m vitpose_mm.tools.train CONFIG --cfg-options data_root=DIR/
     mim train vitpose_mm CONFIG --gpus 0
+    torchrun --nproc_per_node 2 -m vitpose_mm.tools.train CONFIG \
+        --launcher pytorch
+
+A config that sets ``runner_type`` (e.g. ``'FlexibleRunner'`` with an
+FSDP or DDP ``strategy``) is built through mmengine's ``RUNNERS``
+registry, as mmpose's ``tools/train.py`` does; others by
+``Runner.from_cfg``. Without a GPU, ``--launcher pytorch`` trains on the
+CPU with gloo (:func:`~vitpose_mm.tools.launcher_args.
+prepare_cpu_distributed`).
 
 ``--cfg-options data_root=...`` moves every dataset and metric path built
 from the config's ``data_root`` (see :mod:`vitpose_mm.tools.data_root`).
@@ -23,10 +32,11 @@ from typing import List, Optional
 
 import torch
 from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
 
 from vitpose_mm.tools.data_root import check_data_files, load_config
-from vitpose_mm.tools.launcher_args import parse_with_launcher
+from vitpose_mm.tools.launcher_args import (build_runner,
+                                            parse_with_launcher,
+                                            prepare_cpu_distributed)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -111,7 +121,8 @@ def main(argv: Optional[List[str]] = None) -> None:
         # mmengine calls torch.load without weights_only; this makes torch
         # default to False for such calls (explicit True stays True).
         os.environ['TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'] = '1'
-    runner = Runner.from_cfg(cfg)
+    prepare_cpu_distributed(cfg, args.launcher)
+    runner = build_runner(cfg)
     try:
         runner.train()
     except pickle.UnpicklingError as err:

@@ -23,7 +23,7 @@ Design choices (the paper is silent on them):
   teacher. The teacher is re-read from ``teacher_checkpoint`` and the
   token from ``knowledge_token`` by ``init_weights``, which the Runner
   calls before it loads or resumes a checkpoint.
-  :class:`~vitpose_mm.models.distillers.ViTPoseExportHook` also writes the
+  :class:`~vitpose_mm.engine.hooks.ViTPoseExportHook` also writes the
   student as a weights-only file.
 - The token is a training device: prediction (validation, test) runs the
   plain student, the model the exported checkpoint holds.

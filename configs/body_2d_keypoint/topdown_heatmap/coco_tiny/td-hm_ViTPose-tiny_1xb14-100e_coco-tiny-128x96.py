@@ -14,8 +14,8 @@ _base_ = ['../coco/td-hm_ViTPose-small_8xb64-210e_coco-256x192.py']
 # One iteration per epoch: warm-up in iterations, steps in epochs.
 train_cfg = dict(max_epochs=100, val_interval=25)
 optim_wrapper = dict(
-    # foreach: one fused AdamW update for all tensors, much faster on CPU
-    optimizer=dict(lr=3e-3, weight_decay=0.01, foreach=True),
+    # AdamW's fused kernel comes from the base config.
+    optimizer=dict(lr=3e-3, weight_decay=0.01),
     paramwise_cfg=dict(num_layers=4, layer_decay_rate=1.0))
 param_scheduler = [
     dict(type='LinearLR', begin=0, end=10, start_factor=0.01, by_epoch=False),
