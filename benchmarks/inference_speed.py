@@ -69,7 +69,7 @@ from tests.deploy.helpers import scale_heads  # noqa: E402
 
 SIZES = {'S': 'small', 'B': 'base', 'L': 'large', 'H': 'huge'}
 IMPLS = ('hf-eager', 'hf-sdpa', 'mmpose', 'ours', 'fast', 'bf16')
-OPTIONAL_IMPLS = ('fp16', 'ort')
+OPTIONAL_IMPLS = ('fast-onednn', 'fp16', 'ort')
 PLUS_IMPLS = ('moe', 'dense', 'moe-fast')
 OUR_CONFIG = ('configs/body_2d_keypoint/topdown_heatmap/coco/'
               'td-hm_ViTPose-{size}{simple}_8xb64-210e_coco-256x192.py')
@@ -194,6 +194,9 @@ def make_impls(names, size: str, decoder: str) -> Dict[str, Callable]:
                 impls[name] = tensor_mode(ours)
             elif name == 'fast':
                 impls[name] = tensor_mode(optimize_for_inference(ours))
+            elif name == 'fast-onednn':
+                impls[name] = tensor_mode(
+                    optimize_for_inference(ours, backend='onednn'))
             elif name in ('bf16', 'fp16'):
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter('always')

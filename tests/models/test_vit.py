@@ -76,6 +76,17 @@ def test_token_order_is_row_major():
     assert fmap[0, 0, 1, 0] == 3 and fmap[0, 0, 0, 2] == 2
 
 
+def test_feature_map_is_a_channels_last_view_of_the_tokens():
+    tokens = torch.randn(2, 12, 5)
+    fmap = ViTPoseBackbone.tokens_to_map(tokens, (4, 3))
+    assert fmap.shape == (2, 5, 4, 3)
+    assert fmap.is_contiguous(memory_format=torch.channels_last)
+    assert fmap.data_ptr() == tokens.data_ptr()  # no copy
+    # The original's NCHW copy holds the same values.
+    torch.testing.assert_close(
+        fmap, tokens.transpose(1, 2).reshape(2, 5, 4, 3), rtol=0, atol=0)
+
+
 def test_cls_row_is_added_to_every_token():
     model = tiny(depth=0).eval()
     model.last_norm = torch.nn.Identity()

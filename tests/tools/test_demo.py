@@ -21,6 +21,7 @@ import pytest
 import torch
 
 from tests.conftest import REPO, require_shared
+from vitpose_mm.deploy import resolve_backend
 from vitpose_mm.tools.demo import main
 
 SMALL_CFG = (REPO / 'configs/body_2d_keypoint/topdown_heatmap/coco/'
@@ -410,7 +411,8 @@ def test_fast_path_is_the_default_and_eager_a_switch(pose, one_box,
         runs[name] = _keypoints(tmp_path / name)
         assert runs[name].shape == (2, 17, 2)
         runs[name + '_log'] = [x for x in lines if 'pose model:' in x]
-    assert runs['fast_log'] == ['pose model: fast path (fp32, onednn)']
+    kernel = resolve_backend('auto', 'cpu', torch.float32)
+    assert runs['fast_log'] == [f'pose model: fast path (fp32, {kernel})']
     assert runs['eager_log'] == ['pose model: eager (fp32)']
     assert runs['bf16_log'][0].startswith('pose model: fast path (bf16, ')
     # fp32 fast path: the same keypoints up to float rounding (heatmaps
@@ -433,7 +435,9 @@ def test_bad_precision_switches_are_usage_errors(pose, one_box, tmp_path,
 def test_init_pose_model_modes(pose):
     from vitpose_mm.apis import InputError, init_pose_model
     fast = init_pose_model(pose[0], pose[1])
-    assert fast.deploy_cfg == dict(precision='fp32', backend='onednn')
+    assert fast.deploy_cfg == dict(
+        precision='fp32', backend=resolve_backend('auto', 'cpu',
+                                                  torch.float32))
     eager = init_pose_model(pose[0], pose[1], fast=False)
     assert not hasattr(eager, 'deploy_cfg') and not eager.training
     with pytest.raises(InputError, match='plain eager model is fp32'):

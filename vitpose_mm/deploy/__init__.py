@@ -14,8 +14,8 @@ imported only by the functions that need them
 """
 from .conv import EagerConv, FastConv, fold_batch_norms
 from .heatmap_net import HeatmapNet, dense_ffn
-from .kernels import (BACKENDS, PRECISIONS, onednn_supports,
-                      precision_dtype, resolve_backend)
+from .kernels import (BACKENDS, PRECISIONS, onednn_preferred,
+                      onednn_supports, precision_dtype, resolve_backend)
 from .linear import FastLinear
 from .moe import FastMoEMlp
 from .onnx_export import export_onnx, verify_onnx
@@ -25,7 +25,8 @@ from .optimize import optimize_for_inference
 __all__ = [
     'BACKENDS', 'EagerConv', 'FastConv', 'FastLinear', 'FastMoEMlp',
     'HeatmapNet', 'OnnxHeatmaps', 'OnnxPoseModel', 'PRECISIONS',
-    'dense_ffn', 'export_onnx', 'fold_batch_norms', 'onednn_supports',
+    'dense_ffn', 'export_onnx', 'fold_batch_norms', 'onednn_preferred',
+    'onednn_supports',
     'optimize_for_inference', 'precision_dtype', 'resolve_backend',
     'verify_onnx'
 ]

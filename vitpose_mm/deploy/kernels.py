@@ -10,6 +10,15 @@ on AMD CPUs may dispatch to a slower code path.
 oneDNN runs fp32 on any x86-64 CPU, but bf16 only with AVX-512 (BW, VL,
 DQ) or AVX-NE-CONVERT, and fp16 only with AVX512-FP16 or AVX-NE-CONVERT;
 elsewhere these dtypes fall back to eager (slow: emulated) kernels.
+
+Prepacking pays off in fp32 only on AVX-512 CPUs. On a 2-core AMD EPYC VM
+with AVX-512 (the measurements quoted in the project's speed issue, torch
+2.14), oneDNN's prepacked fp32 GEMM reached ~490 GFLOP/s against ~215 for
+torch's default path, and ViTPose-B ran ~2x faster with it. On the AVX2-only
+EPYC VM this repository is developed on, the default path was the faster one
+(ViTPose-B, batch 3: 0.73 s with eager kernels, 0.87 s prepacked;
+``benchmarks/inference_speed.py``, rows ``fast`` and ``fast-onednn``), so
+``'auto'`` keeps eager kernels there.
 """
 import warnings
 
@@ -38,6 +47,17 @@ def onednn_supports(dtype: torch.dtype) -> bool:
     return False
 
 
+def onednn_preferred(dtype: torch.dtype) -> bool:
+    """Whether ``'auto'`` should pick oneDNN's prepacked kernels for
+    ``dtype`` on this CPU: where they run natively, and for fp32 only on
+    AVX-512 CPUs (see the module docstring)."""
+    if not onednn_supports(dtype):
+        return False
+    if dtype != torch.float32:
+        return True
+    return torch.backends.cpu.get_cpu_capability().startswith('AVX512')
+
+
 def precision_dtype(precision: str) -> torch.dtype:
     """'fp32' | 'bf16' | 'fp16' -> the compute dtype.
 
@@ -54,9 +74,11 @@ def resolve_backend(backend: str, device: torch.device,
                     dtype: torch.dtype) -> str:
     """The kernel family to use: ``'onednn'`` or ``'eager'``.
 
-    ``'auto'`` picks oneDNN on a CPU that supports ``dtype`` and eager
-    otherwise (GPUs; bf16 / fp16 on CPUs without the instructions, with a
-    warning since emulated half precision is slower than fp32 there).
+    ``'auto'`` picks oneDNN on a CPU where it is the faster path for
+    ``dtype`` (:func:`onednn_preferred`) and eager otherwise (GPUs; fp32 on
+    CPUs without AVX-512; bf16 / fp16 on CPUs without the instructions,
+    with a warning since emulated half precision is slower than fp32
+    there).
 
     Raises:
         ValueError: On an unknown backend, or ``'onednn'`` asked for on a
@@ -73,7 +95,7 @@ def resolve_backend(backend: str, device: torch.device,
         raise ValueError(f'backend onednn cannot run {dtype} on {where}; '
                          "use backend='auto' or 'eager'")
     if backend == 'auto':
-        backend = 'onednn' if supported else 'eager'
+        backend = 'onednn' if on_cpu and onednn_preferred(dtype) else 'eager'
         if on_cpu and not supported and dtype != torch.float32:
             warnings.warn(
                 f'This CPU has no native {dtype} matrix kernels; the eager '

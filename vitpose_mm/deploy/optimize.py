@@ -3,8 +3,8 @@
 What changes (the model's interface does not):
 
 - Every ``nn.Linear`` becomes a :class:`~vitpose_mm.deploy.FastLinear`
-  (oneDNN, weights prepacked once, on CPUs); the FFN's fc1 absorbs its
-  exact GELU. A ViTPose+ MoE FFN becomes a
+  (oneDNN, weights prepacked once, on CPUs where that is faster: see
+  :mod:`.kernels`); the FFN's fc1 absorbs its exact GELU. A ViTPose+ MoE FFN becomes a
   :class:`~vitpose_mm.deploy.FastMoEMlp` (one stacked GEMM per expert).
 - Attention stays ``scaled_dot_product_attention``.
 - A heatmap head's BatchNorms are folded into the deconvolutions, ReLUs
@@ -111,7 +111,8 @@ def optimize_for_inference(model: nn.Module,
         model (nn.Module): A model with its weights loaded.
         precision (str): ``'fp32'``, ``'bf16'`` or ``'fp16'``.
         backend (str): ``'auto'`` (oneDNN with prepacked weights on CPUs
-            that support the dtype, eager otherwise, e.g. on GPUs),
+            where it is faster for the dtype, eager kernels otherwise, e.g.
+            on GPUs or fp32 on AVX2 CPUs),
             ``'onednn'`` or ``'eager'`` (layer fusions and casts only).
         batch_hint (int, optional): Typical rows per linear layer (batch x
             tokens, e.g. 8 x 192); a layout hint for oneDNN.

@@ -1,0 +1,155 @@
+"""Whole-image demo speed: person detector + ViTPose, frames per second.
+
+Runs what ``python -m vitpose_mm.tools.demo`` runs for each image (YOLOX
+detection, then every person box through the pose model in one batch,
+flip test as configured; no rendering, no file output) on the real images
+of ``../shared/data/coco``, for each pose path of the demo:
+
+| row | pose model |
+| --- | --- |
+| `eager` | ``init_pose_model(..., fast=False)``: plain PyTorch fp32 (``--eager``) |
+| `fast` | ``init_pose_model(...)``: the default fast path, fp32 |
+| `bf16` | ``init_pose_model(..., precision='bf16')`` (``--precision bf16``) |
+| `ort` | the model exported to ONNX, run by onnxruntime (``.onnx`` checkpoint) |
+
+The pose model is the shipped ViTPose config (``--size``, classic decoder,
+256x192) with seeded random weights (no pretrained ViTPose weights exist
+here; speed does not depend on them); the detector is the real YOLOX-Nano
+of ``../shared/weights``, so the number of people per image is real. The
+paths are interleaved image by image; the table gives the median over
+``--repeats`` passes over the images of frames/s, and the detector's and
+the pose model's share of the time per frame.
+
+Example::
+
+    .venv/bin/python benchmarks/demo_speed.py --size B --repeats 3
+"""
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Dict
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get('VITPOSE_MM_SHARED', REPO.parent / 'shared'))
+DET_CFG = 'mmdet::yolox/yolox_nano_8xb8-300e_coco.py'
+POSE_CFG = ('configs/body_2d_keypoint/topdown_heatmap/coco/'
+            'td-hm_ViTPose-{size}_8xb64-210e_coco-256x192.py')
+SIZES = {'S': 'small', 'B': 'base', 'L': 'large', 'H': 'huge'}
+PATHS = ('eager', 'fast', 'bf16', 'ort')
+
+
+def pose_models(size: str, paths, folder: Path) -> Dict[str, torch.nn.Module]:
+    """{path: pose model} sharing one seeded random checkpoint."""
+    from mmpose.apis import init_model
+
+    from vitpose_mm.apis import init_pose_model
+    config = str(REPO / POSE_CFG.format(size=SIZES[size]))
+    torch.manual_seed(0)
+    ckpt = folder / 'pose.pth'
+    torch.save(init_model(config, None, device='cpu').state_dict(), ckpt)
+    models = {}
+    for path in paths:
+        if path == 'ort':
+            try:
+                from vitpose_mm.tools.export_onnx import main as export
+                export([config, str(ckpt), str(folder / 'pose.onnx'),
+                        '--no-verify'])
+            except ImportError as err:
+                print(f'# ort skipped: {err}', file=sys.stderr)
+                continue
+            models[path] = init_pose_model(None, str(folder / 'pose.onnx'))
+        else:
+            models[path] = init_pose_model(
+                config, str(ckpt), fast=path != 'eager',
+                precision='bf16' if path == 'bf16' else 'fp32')
+    return models
+
+
+def run(args) -> list:
+    from vitpose_mm.apis import (detect_people, estimate_poses,
+                                 init_person_detector, list_inputs,
+                                 read_image)
+    _, files = list_inputs(str(SHARED / 'data/coco'))
+    images = [read_image(f) for f in files]
+    detector = init_person_detector(
+        DET_CFG, str(SHARED / 'weights/yolox_nano_coco_mmdet.pth'))
+    with tempfile.TemporaryDirectory() as tmp:
+        models = pose_models(args.size, args.paths, Path(tmp))
+        stages: Dict[str, Dict[str, list]] = {
+            p: dict(det=[], pose=[]) for p in models}
+        people = 0
+        for rep in range(args.warmup + args.repeats):
+            for img in images:
+                for path, model in models.items():
+                    start = time.perf_counter()
+                    boxes = detect_people(detector, img)
+                    mid = time.perf_counter()
+                    if len(boxes):
+                        estimate_poses(model, img, boxes)
+                    end = time.perf_counter()
+                    if rep >= args.warmup:
+                        stages[path]['det'].append(mid - start)
+                        stages[path]['pose'].append(end - mid)
+                if rep == 0:
+                    people += len(boxes)
+    rows = []
+    per_pass = len(images)
+    for path, times in stages.items():
+        passes = [sum(times['det'][i:i + per_pass])
+                  + sum(times['pose'][i:i + per_pass])
+                  for i in range(0, len(times['det']), per_pass)]
+        seconds = statistics.median(passes) / per_pass
+        det = statistics.mean(times['det'])
+        pose = statistics.mean(times['pose'])
+        rows.append(dict(path=path, fps=1 / seconds, det_ms=det * 1e3,
+                         pose_ms=pose * 1e3))
+    base = {r['path']: r['fps'] for r in rows}.get('eager')
+    for r in rows:
+        r['speedup'] = None if base is None else r['fps'] / base
+    print(f'# ViTPose-{args.size} (classic decoder, flip test) + '
+          f'YOLOX-Nano, {len(images)} images, {people} people, '
+          f'torch {torch.__version__}, {torch.get_num_threads()} threads')
+    return rows
+
+
+def format_table(rows) -> str:
+    lines = ['| pose path | frames/s | x eager | detector ms/frame | '
+             'pose ms/frame |', '|' + '---|' * 5]
+    for r in rows:
+        speedup = '' if r['speedup'] is None else f"{r['speedup']:.2f}"
+        lines.append(f"| {r['path']} | {r['fps']:.2f} | {speedup} | "
+                     f"{r['det_ms']:.0f} | {r['pose_ms']:.0f} |")
+    return '\n'.join(lines)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n')[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--size', choices=list(SIZES), default='B')
+    parser.add_argument('--paths', nargs='+', choices=PATHS,
+                        default=list(PATHS))
+    parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--warmup', type=int, default=1)
+    parser.add_argument('--threads', type=int)
+    args = parser.parse_args(argv)
+    if not (SHARED / 'weights/yolox_nano_coco_mmdet.pth').is_file():
+        raise SystemExit(f'{SHARED}/weights/yolox_nano_coco_mmdet.pth not '
+                         'found: set VITPOSE_MM_SHARED')
+    from mmengine.logging import MMLogger
+    from mmpose.utils import register_all_modules
+    register_all_modules(init_default_scope=True)
+    MMLogger.get_current_instance().setLevel('ERROR')
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(format_table(run(args)))
+
+
+if __name__ == '__main__':
+    main()
