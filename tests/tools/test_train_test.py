@@ -160,3 +160,18 @@ def test_bad_data_root_is_one_clear_line(tmp_path):
 def test_test_tool_rejects_a_missing_checkpoint(tmp_path):
     with pytest.raises(SystemExit, match="checkpoint not found: '.*nope"):
         test_tool.main([str(CONFIG), str(tmp_path / 'nope.pth')])
+
+
+def test_test_tool_evaluates_fsdp_configs_with_the_plain_runner(trained,
+                                                                tmp_path):
+    """A FlexibleRunner + FSDP training config (whose checkpoints are full
+    state dicts) is evaluated without FSDP, here on the CPU."""
+    work_dir, data_root, _ = trained
+    result = run_tool([
+        '-m', 'vitpose_mm.tools.test',
+        str(CONFIG),
+        str(work_dir / 'epoch_1.pth'), '--unsafe-pickle', '--work-dir',
+        str(tmp_path), '--cfg-options', f'data_root={data_root}', *TINY_RUN,
+        'runner_type=FlexibleRunner', 'strategy.type=FSDPStrategy'
+    ])
+    assert 'coco/AP: ' in result.stdout + result.stderr

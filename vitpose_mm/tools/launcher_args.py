@@ -1,5 +1,5 @@
 """What ``train.py`` and ``test.py`` share: launcher options, CPU
-distributed setup, building the runner."""
+distributed setup; and how ``train.py`` builds its runner."""
 import argparse
 import os
 from typing import List, Optional
@@ -62,22 +62,26 @@ def prepare_cpu_distributed(cfg, launcher: str) -> None:
                          'plain Runner')
     if not dist.is_initialized():
         dist.init_process_group('gloo')
-    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
-    cfg.env_cfg.dist_cfg['backend'] = 'gloo'
+    env_cfg = dict(cfg.get('env_cfg') or {})
+    env_cfg['dist_cfg'] = dict(env_cfg.get('dist_cfg') or {}, backend='gloo')
+    cfg.env_cfg = env_cfg
     wrapper = dict(type='MMDistributedDataParallel', broadcast_buffers=False)
     if cfg.get('runner_type'):
-        if strategy:
-            strategy.setdefault('model_wrapper', wrapper)
-            strategy.model_wrapper['device_ids'] = None
+        # FlexibleRunner's default strategy when distributed is DDP.
+        strategy = dict(strategy or dict(type='DDPStrategy'))
+        strategy['model_wrapper'] = dict(
+            strategy.get('model_wrapper') or wrapper, device_ids=None)
+        cfg.strategy = strategy
     else:
-        cfg.setdefault('model_wrapper_cfg', wrapper)
-        cfg.model_wrapper_cfg['device_ids'] = None
+        cfg.model_wrapper_cfg = dict(cfg.get('model_wrapper_cfg') or wrapper,
+                                     device_ids=None)
 
 
 def build_runner(cfg):
     """``RUNNERS.build(cfg)`` for a config with ``runner_type`` (e.g.
     ``FlexibleRunner``, whose ``strategy`` ``Runner.from_cfg`` would
-    ignore), else ``Runner.from_cfg(cfg)`` (as mmpose's tools do)."""
+    ignore), else ``Runner.from_cfg(cfg)`` (as mmpose's train tool does;
+    the test tool always uses the plain Runner)."""
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
     if 'runner_type' in cfg:

@@ -26,12 +26,12 @@ import mmengine
 from mmengine.config import Config, DictAction
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
+from mmengine.runner import Runner
 from torch import nn
 
 from vitpose_mm.checkpoint import check_fits, load_state_dict_file
 from vitpose_mm.tools.data_root import check_data_files, load_config
-from vitpose_mm.tools.launcher_args import (build_runner,
-                                            parse_with_launcher,
+from vitpose_mm.tools.launcher_args import (parse_with_launcher,
                                             prepare_cpu_distributed)
 
 
@@ -136,8 +136,13 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
     cfg = merge_args(load_config(args.config, args.cfg_options), args)
     check_data_files(cfg, ('test_dataloader', 'test_evaluator'))
+    # Evaluation runs on the plain Runner, also for FlexibleRunner (FSDP)
+    # training configs: their checkpoints hold full state dicts, and the
+    # weights are loaded into the built model before the test loop.
+    for key in ('runner_type', 'strategy'):
+        cfg.pop(key, None)
     prepare_cpu_distributed(cfg, args.launcher)
-    runner = build_runner(cfg)
+    runner = Runner.from_cfg(cfg)
     load_weights(runner.model, args.checkpoint, args.unsafe_pickle)
     if args.out:
         runner.register_hook(SaveMetricsHook(args.out), 'LOWEST')
