@@ -18,8 +18,8 @@ Typical use::
     state = load_state_dict_file('vitpose-b.pth')
     model.load_state_dict(check_fits(model, state), strict=True)
 """
-from .convert import (LAYOUTS, TARGETS, check_fits, convert_state_dict,
-                      detect_layout)
+from .convert import (LAYOUTS, TARGETS, check_fits, check_same_tensors,
+                      convert_state_dict, detect_layout)
 from .io import (UnsafeCheckpointError, load_state_dict_file,
                  save_state_dict_file, unwrap_state_dict)
 from .moe import (RELEASED_DATASETS, expert_config, init_experts,
@@ -27,7 +27,7 @@ from .moe import (RELEASED_DATASETS, expert_config, init_experts,
 
 __all__ = [
     'LAYOUTS', 'RELEASED_DATASETS', 'TARGETS', 'UnsafeCheckpointError',
-    'check_fits', 'convert_state_dict', 'detect_layout', 'expert_config',
+    'check_fits', 'check_same_tensors', 'convert_state_dict', 'detect_layout', 'expert_config',
     'init_experts', 'load_state_dict_file', 'merge_experts',
     'save_state_dict_file', 'select_head', 'split_experts',
     'unwrap_state_dict'

@@ -259,17 +259,28 @@ def check_fits(model: nn.Module,
                 f'The checkpoint predicts {ours[key].shape[0]} keypoints but '
                 f'the model {value.shape[0]} ({key}); it was trained on '
                 'another dataset')
+    check_same_tensors(own, ours)
+    return ours
+
+
+def check_same_tensors(own: StateDict, state: StateDict) -> None:
+    """Check that ``state`` has exactly the tensor names and shapes of a
+    model's ``own`` state dict (any model, no layout conversion).
+
+    Raises:
+        ValueError: Naming the first key whose shapes differ (with both
+            shapes), or the missing / unexpected keys.
+    """
     for key, value in own.items():
-        if key in ours and _shape(ours[key]) != _shape(value):
+        if key in state and _shape(state[key]) != _shape(value):
             raise ValueError(
                 f'The checkpoint does not fit the model: {key} is '
-                f'{_shape(ours[key])} in the checkpoint but '
+                f'{_shape(state[key])} in the checkpoint but '
                 f'{_shape(value)} in the model')
-    missing = [k for k in own if k not in ours]
-    unexpected = [k for k in ours if k not in own]
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
     if missing or unexpected:
         raise ValueError('The checkpoint does not fit the model: '
                          f'{len(missing)} missing keys {missing[:3]}, '
                          f'{len(unexpected)} unexpected keys '
                          f'{unexpected[:3]}')
-    return ours

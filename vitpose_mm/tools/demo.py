@@ -37,8 +37,8 @@ All boxes of an image go through the pose model in one forward pass
 
 The pose model runs on the fast inference path by default
 (``vitpose_mm.deploy.optimize_for_inference``: oneDNN-prepacked linear
-layers on CPUs, BN folded into the head's deconvolutions, channels-last
-head), in --precision (fp32 by default: heatmaps within 1e-4 of the eager
+layers on AVX-512 CPUs, fused GELU, BN folded into the head's
+deconvolutions, channels-last head), in --precision (fp32 by default: heatmaps within 1e-4 of the eager
 model; bf16 / fp16 keep LayerNorm, softmax accumulation and heatmaps in
 float32, and are only faster on CPUs with native half-precision kernels,
 e.g. AVX-512 BF16 / AMX, or on GPUs). --eager runs the model as built.
@@ -85,6 +85,7 @@ from vitpose_mm.apis import (InputError, VideoFrames, detect_people,
                              load_box_file, make_visualizer, read_image,
                              render, select_dataset, to_instances,
                              write_json)
+from vitpose_mm.deploy.kernels import PRECISIONS
 
 NO_BOXES = np.zeros((0, 5), dtype=np.float32)
 
@@ -139,7 +140,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='ViTPose+ models: the dataset whose expert and head to use '
         '(coco, aic, mpii, ap10k, apt36k, wholebody); default: the '
         "config's test_cfg.dataset")
-    parser.add_argument('--precision', choices=['fp32', 'bf16', 'fp16'],
+    parser.add_argument('--precision', choices=list(PRECISIONS),
                         default='fp32',
                         help='compute precision of the pose model '
                         '(%(default)s); LayerNorm and heatmaps stay fp32')
