@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Dict
 
 import torch
+from tables import markdown_table
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get('VITPOSE_MM_SHARED', REPO.parent / 'shared'))
@@ -119,13 +120,10 @@ def run(args) -> list:
 
 
 def format_table(rows) -> str:
-    lines = ['| pose path | frames/s | x eager | detector ms/frame | '
-             'pose ms/frame |', '|' + '---|' * 5]
-    for r in rows:
-        speedup = '' if r['speedup'] is None else f"{r['speedup']:.2f}"
-        lines.append(f"| {r['path']} | {r['fps']:.2f} | {speedup} | "
-                     f"{r['det_ms']:.0f} | {r['pose_ms']:.0f} |")
-    return '\n'.join(lines)
+    return markdown_table(
+        [('pose path', 'path', ''), ('frames/s', 'fps', '.2f'),
+         ('x eager', 'speedup', '.2f'), ('detector ms/frame', 'det_ms', '.0f'),
+         ('pose ms/frame', 'pose_ms', '.0f')], rows)
 
 
 def main(argv=None) -> None:

@@ -65,6 +65,7 @@ from torch import Tensor, nn
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
+from tables import markdown_table  # noqa: E402
 from tests.deploy.helpers import scale_heads  # noqa: E402
 
 SIZES = {'S': 'small', 'B': 'base', 'L': 'large', 'H': 'huge'}
@@ -355,16 +356,12 @@ def bench(impls: Dict[str, Callable], ref: str, base: Optional[str],
 
 
 def format_table(rows: List[dict], base: str) -> str:
-    lines = [f'| model | batch | impl | img/s | x {base} | GFLOP/s | %peak '
-             '| act MiB | err |', '|' + '---|' * 9]
-    for r in rows:
-        ratio = '' if r['ratio'] is None else f"{r['ratio']:.2f}"
-        lines.append(
-            f"| {r['model']} | {r['batch']} | {r['impl']} | "
-            f"{r['images_per_s']:.2f} | {ratio} | {r['gflop_per_s']:.0f} | "
-            f"{100 * r['peak_fraction']:.0f}% | {r['act_mib']:.0f} | "
-            f"{r['err']:.1e} |")
-    return '\n'.join(lines)
+    """The result table; ``x <base>`` is each row's ratio to ``base``."""
+    return markdown_table(
+        [('model', 'model', ''), ('batch', 'batch', ''), ('impl', 'impl', ''),
+         ('img/s', 'images_per_s', '.2f'), (f'x {base}', 'ratio', '.2f'),
+         ('GFLOP/s', 'gflop_per_s', '.0f'), ('%peak', 'peak_fraction', '.0%'),
+         ('act MiB', 'act_mib', '.0f'), ('err', 'err', '.1e')], rows)
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -42,6 +42,7 @@ from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from tables import markdown_table  # noqa: E402
 from inference_speed import (MMPOSE_CONFIG, OUR_CONFIG,  # noqa: E402
                              SIZES, build_mmpose, build_ours, load_cfg,
                              peak_rss, profile, setup, time_round_robin)
@@ -148,14 +149,10 @@ def run(args) -> List[dict]:
 
 
 def format_table(rows: List[dict]) -> str:
-    lines = ['| model | batch | impl | s/image | x mmpose | act MiB |',
-             '|' + '---|' * 6]
-    for r in rows:
-        speedup = '' if r['speedup'] is None else f"{r['speedup']:.2f}"
-        lines.append(f"| {r['model']} | {r['batch']} | {r['impl']} | "
-                     f"{r['s_per_image']:.3f} | {speedup} | "
-                     f"{r['act_mib']:.0f} |")
-    return '\n'.join(lines)
+    return markdown_table(
+        [('model', 'model', ''), ('batch', 'batch', ''), ('impl', 'impl', ''),
+         ('s/image', 's_per_image', '.3f'), ('x mmpose', 'speedup', '.2f'),
+         ('act MiB', 'act_mib', '.0f')], rows)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
