@@ -4,7 +4,7 @@ ViTPose-B backbone (768/12/12) at 256x192, ``ratio`` 1 (1/16 features,
 16x12 tokens) and 2 (1/8 features, 32x24 tokens), with full attention
 (fused ``scaled_dot_product_attention``, and explicit as the original) and
 8x8 windows: plain, shifted (every second block), pooling, and shifted +
-pooling, as in the configs ``td-hm_ViTPose-base-ratio2-*window*``. For each
+pooling, as in the configs ``vitpose-mm_td-hm_ViTPose-base-ratio2-*window*``. For each
 variant, one fresh subprocess measures:
 
 - **infer img/s**: backbone forward, ``torch.no_grad``, eval mode, best

@@ -40,7 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get('VITPOSE_MM_SHARED', REPO.parent / 'shared'))
 DET_CFG = 'mmdet::yolox/yolox_nano_8xb8-300e_coco.py'
 POSE_CFG = ('configs/body_2d_keypoint/topdown_heatmap/coco/'
-            'td-hm_ViTPose-{size}_8xb64-210e_coco-256x192.py')
+            'vitpose-mm_td-hm_ViTPose-{size}_8xb64-210e_coco-256x192.py')
 SIZES = {'S': 'small', 'B': 'base', 'L': 'large', 'H': 'huge'}
 PATHS = ('eager', 'fast', 'bf16', 'ort')
 

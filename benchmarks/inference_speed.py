@@ -73,7 +73,7 @@ IMPLS = ('hf-eager', 'hf-sdpa', 'mmpose', 'ours', 'fast', 'bf16')
 OPTIONAL_IMPLS = ('fast-onednn', 'fp16', 'ort')
 PLUS_IMPLS = ('moe', 'dense', 'moe-fast')
 OUR_CONFIG = ('configs/body_2d_keypoint/topdown_heatmap/coco/'
-              'td-hm_ViTPose-{size}{simple}_8xb64-210e_coco-256x192.py')
+              'vitpose-mm_td-hm_ViTPose-{size}{simple}_8xb64-210e_coco-256x192.py')
 MMPOSE_CONFIG = ('mmpose::body_2d_keypoint/topdown_heatmap/coco/'
                  'td-hm_ViTPose-{size}{simple}_8xb64-210e_coco-256x192.py')
 

@@ -29,7 +29,7 @@ from vitpose_mm.tools.data_root import check_data_files, load_config
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(
     REPO, 'configs/body_2d_keypoint/topdown_heatmap/coco_tiny/'
-    'td-hm_ViTPose-tiny_1xb14-300e_coco-tiny-overfit-128x96.py')
+    'vitpose-mm_td-hm_ViTPose-tiny_1xb14-300e_coco-tiny-overfit-128x96.py')
 
 
 class TargetAPHook(Hook):

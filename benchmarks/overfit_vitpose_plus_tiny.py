@@ -1,6 +1,6 @@
 """Overfit benchmark: a small ViTPose+ from random init learns six tiny sets.
 
-The tiny six-dataset config (``td-hm_ViTPose-plus-tiny_..._6datasets-tiny``:
+The tiny six-dataset config (``vitpose-mm_td-hm_ViTPose-plus-tiny_..._6datasets-tiny``:
 the real tiny COCO, AIC, MPII, AP-10K, "APT-36K" (the AP-10K set) and
 COCO-WholeBody sets of ``../shared/data``, 46 people) is trained and
 evaluated on the same people (ground-truth boxes, flip test, each dataset's
@@ -38,7 +38,7 @@ from vitpose_mm.tools.data_root import redirect_data_root
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(
     REPO, 'configs/body_2d_keypoint/topdown_heatmap/vitpose_plus/'
-    'td-hm_ViTPose-plus-tiny_1xb16-3e_6datasets-tiny-256x192.py')
+    'vitpose-mm_td-hm_ViTPose-plus-tiny_1xb16-3e_6datasets-tiny-256x192.py')
 #: The headline metric of each dataset in the tiny config.
 METRICS = ('coco/AP', 'aic/AP', 'mpii/PCK', 'ap10k/AP', 'apt36k/AP',
            'wholebody/AP')

@@ -32,9 +32,9 @@ from mmpose.structures import PoseDataSample
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DENSE = osp.join(REPO, 'configs/body_2d_keypoint/topdown_heatmap/coco/'
-                 'td-hm_ViTPose-base_8xb64-210e_coco-256x192.py')
+                 'vitpose-mm_td-hm_ViTPose-base_8xb64-210e_coco-256x192.py')
 PLUS = osp.join(REPO, 'configs/body_2d_keypoint/topdown_heatmap/'
-                'vitpose_plus/td-hm_ViTPose-plus-base_8xb128-210e_'
+                'vitpose_plus/vitpose-mm_td-hm_ViTPose-plus-base_8xb128-210e_'
                 '6datasets-256x192.py')
 #: Keypoints per ViTPose+ expert (coco, aic, mpii, ap10k, apt36k, wholebody).
 KEYPOINTS = (17, 14, 16, 17, 17, 133)

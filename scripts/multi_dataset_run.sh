@@ -10,5 +10,5 @@ cd "$ROOT"
 # One thread per process is much faster than two on a shared 2-core CPU.
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 exec .venv/bin/python -m vitpose_mm.tools.train \
-  configs/body_2d_keypoint/topdown_heatmap/vitpose_plus/td-hm_ViTPose-plus-tiny_1xb16-3e_6datasets-tiny-256x192.py \
+  configs/body_2d_keypoint/topdown_heatmap/vitpose_plus/vitpose-mm_td-hm_ViTPose-plus-tiny_1xb16-3e_6datasets-tiny-256x192.py \
   --work-dir "${WORK_DIR:-outputs/vitpose_plus_tiny}" "$@"

@@ -149,7 +149,7 @@ def test_shipped_configs_are_found():
     names = {path.name for path in CONFIGS}
     for size in ('small', 'base', 'large', 'huge'):
         for decoder in ('', '-simple'):
-            name = f'td-hm_ViTPose-{size}{decoder}_8xb64-210e_coco-256x192.py'
+            name = f'vitpose-mm_td-hm_ViTPose-{size}{decoder}_8xb64-210e_coco-256x192.py'
             assert name in names, f'{name} not found under {CONFIG_ROOT}'
 
 

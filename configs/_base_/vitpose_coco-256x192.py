@@ -6,8 +6,7 @@
 # the size and decoder variants are small deltas on this file.
 # AdamW runs torch's fused kernel (same update, one kernel per parameter group
 # instead of a loop of element-wise ops; CPU and GPU): 'fused=True'.
-_base_ = ['mmpose::_base_/default_runtime.py']
-custom_imports = dict(imports=['vitpose_mm'], allow_failed_imports=False)
+_base_ = ['./default_runtime.py']
 
 train_cfg = dict(max_epochs=210, val_interval=10)
 

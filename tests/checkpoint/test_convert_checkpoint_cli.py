@@ -14,7 +14,7 @@ from vitpose_mm.tools.convert_checkpoint import main
 BASE_CFG = REPO / 'configs/_base_/vitpose_coco-256x192.py'
 SMALL_CFG = (
     REPO / 'configs/body_2d_keypoint/topdown_heatmap/coco/'
-    'td-hm_ViTPose-small_8xb64-210e_coco-256x192.py')
+    'vitpose-mm_td-hm_ViTPose-small_8xb64-210e_coco-256x192.py')
 
 
 @pytest.fixture(scope='module')

@@ -18,7 +18,7 @@ from tests.conftest import REPO, require_shared
 from vitpose_mm.tools.data_root import redirect_data_root
 
 TINY = (REPO / 'configs/body_2d_keypoint/topdown_heatmap/vitpose_plus/'
-        'td-hm_ViTPose-plus-tiny_1xb16-3e_6datasets-tiny-256x192.py')
+        'vitpose-mm_td-hm_ViTPose-plus-tiny_1xb16-3e_6datasets-tiny-256x192.py')
 #: (dataset_index, dataset_name, keypoints, people) of the tiny config.
 EXPECTED = [(0, 'coco', 17, 12), (1, 'aic', 14, 9), (2, 'mpii', 16, 5),
             (3, 'ap10k', 17, 2), (4, 'apt36k', 17, 2),

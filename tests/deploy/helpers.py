@@ -50,7 +50,7 @@ def tiny_config(decoder: str = 'classic', plus: bool = False,
     """
     suffix = '-simple' if decoder == 'simple' else ''
     cfg = Config.fromfile(
-        COCO_CONFIGS / f'td-hm_ViTPose-small{suffix}_8xb64-210e_coco-'
+        COCO_CONFIGS / f'vitpose-mm_td-hm_ViTPose-small{suffix}_8xb64-210e_coco-'
         '256x192.py')
     h, w = input_hw
     codec = dict(type='ViTPoseUDPHeatmap', input_size=(w, h),

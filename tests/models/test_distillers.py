@@ -330,9 +330,9 @@ def run(config, work_dir, coco_tiny, train=True, plain=False, **options):
 
 
 STAGE1_TINY = DISTILL / (
-    'kd-token-stage1_ViTPose-tiny_1xb14-20e_coco-tiny-128x96.py')
+    'vitpose-mm_kd-token-stage1_ViTPose-tiny_1xb14-20e_coco-tiny-128x96.py')
 STAGE2_TINY = DISTILL / (
-    'kd-token-heatmap_ViTPose-tiny-to-mini_1xb14-100e_coco-tiny-128x96.py')
+    'vitpose-mm_kd-token-heatmap_ViTPose-tiny-to-mini_1xb14-100e_coco-tiny-128x96.py')
 
 
 def tiny_teacher_cfg():

@@ -174,13 +174,13 @@ def test_frozen_parts_do_not_move_and_have_no_optimizer_state(
 
 # --------------------------------------------------------------- configs --
 @pytest.mark.parametrize('name,ratio,grid,heatmap,deconvs', [
-    ('td-hm_ViTPose-base_8xb64-210e_coco-384x288.py', 1, (24, 18),
+    ('vitpose-mm_td-hm_ViTPose-base_8xb64-210e_coco-384x288.py', 1, (24, 18),
      (72, 96), 2),
-    ('td-hm_ViTPose-base_8xb64-210e_coco-576x432.py', 1, (36, 27),
+    ('vitpose-mm_td-hm_ViTPose-base_8xb64-210e_coco-576x432.py', 1, (36, 27),
      (108, 144), 2),
-    ('td-hm_ViTPose-base-ratio2_8xb64-210e_coco-256x192.py', 2, (32, 24),
+    ('vitpose-mm_td-hm_ViTPose-base-ratio2_8xb64-210e_coco-256x192.py', 2, (32, 24),
      (48, 64), 1),
-    ('td-hm_ViTPose-base-ratio2-shift-pool-window_8xb64-210e_coco-256x192'
+    ('vitpose-mm_td-hm_ViTPose-base-ratio2-shift-pool-window_8xb64-210e_coco-256x192'
      '.py', 2, (32, 24), (48, 64), 1),
 ])
 def test_variant_configs_agree_on_sizes(name, ratio, grid, heatmap, deconvs):

@@ -244,7 +244,7 @@ def test_mmpose_inference_api_with_a_dataset_config():
                            '.jpg')
     cfg = Config.fromfile(str(
         REPO / 'configs/body_2d_keypoint/topdown_heatmap/vitpose_plus/'
-        'td-hm_ViTPose-plus-base_test-on-aic-256x192.py'))
+        'vitpose-mm_td-hm_ViTPose-plus-base_test-on-aic-256x192.py'))
     cfg.merge_from_dict(dict(model=dict(
         backbone=dict(arch=None, embed_dim=32, depth=1, num_heads=2,
                       part_features=8),

@@ -8,10 +8,10 @@ from tests.conftest import REPO
 
 TINY = (
     REPO / 'configs/body_2d_keypoint/topdown_heatmap/coco_tiny/'
-    'td-hm_ViTPose-tiny_1xb14-100e_coco-tiny-128x96.py')
+    'vitpose-mm_td-hm_ViTPose-tiny_1xb14-100e_coco-tiny-128x96.py')
 FULL = (
     REPO / 'configs/body_2d_keypoint/topdown_heatmap/coco/'
-    'td-hm_ViTPose-base_8xb64-210e_coco-256x192.py')
+    'vitpose-mm_td-hm_ViTPose-base_8xb64-210e_coco-256x192.py')
 
 
 def _cfg(root='data/coco/'):

@@ -25,7 +25,7 @@ from vitpose_mm.deploy import resolve_backend
 from vitpose_mm.tools.demo import main
 
 SMALL_CFG = (REPO / 'configs/body_2d_keypoint/topdown_heatmap/coco/'
-             'td-hm_ViTPose-small_8xb64-210e_coco-256x192.py')
+             'vitpose-mm_td-hm_ViTPose-small_8xb64-210e_coco-256x192.py')
 DET_CFG = 'mmdet::yolox/yolox_nano_8xb8-300e_coco.py'
 IMG_A, IMG_B = '000000000785.jpg', '000000040083.jpg'
 
@@ -358,7 +358,7 @@ def test_dataset_selects_the_vitpose_plus_expert_and_head(pose, images,
 
     plus_cfg = Config.fromfile(
         REPO / 'configs/body_2d_keypoint/topdown_heatmap/vitpose_plus/'
-        'td-hm_ViTPose-plus-tiny_1xb16-3e_6datasets-tiny-256x192.py')
+        'vitpose-mm_td-hm_ViTPose-plus-tiny_1xb16-3e_6datasets-tiny-256x192.py')
     cfg_file, ckpt = tmp_path / 'plus.py', tmp_path / 'plus.pth'
     plus_cfg.dump(str(cfg_file))
     torch.manual_seed(0)
@@ -465,7 +465,7 @@ def test_onnx_pose_checkpoint(pose, one_box, tmp_path):
     # Its own config given too: fine; another input size: refused.
     _demo(*args, '--pose-config', pose[0], '--output-dir', tmp_path / 'c')
     other = (REPO / 'configs/body_2d_keypoint/topdown_heatmap/coco_tiny/'
-             'td-hm_ViTPose-tiny_1xb14-100e_coco-tiny-128x96.py')
+             'vitpose-mm_td-hm_ViTPose-tiny_1xb14-100e_coco-tiny-128x96.py')
     with pytest.raises(SystemExit, match=r'does not fit config .*input size '
                        r'\(192, 256\) and 17 keypoints in the file, '
                        r'\(96, 128\)'):

@@ -33,7 +33,7 @@ from mmengine.registry import HOOKS
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = (REPO / 'configs/body_2d_keypoint/topdown_heatmap/coco/'
-          'td-hm_ViTPose-small_8xb64-210e_coco-256x192.py')
+          'vitpose-mm_td-hm_ViTPose-small_8xb64-210e_coco-256x192.py')
 
 
 @HOOKS.register_module(name='VitposeMMTestSaveRankWeights')

@@ -16,7 +16,7 @@ from vitpose_mm.tools import train as train_tool
 
 CONFIG = (
     REPO / 'configs/body_2d_keypoint/topdown_heatmap/coco_tiny/'
-    'td-hm_ViTPose-tiny_1xb14-100e_coco-tiny-128x96.py')
+    'vitpose-mm_td-hm_ViTPose-tiny_1xb14-100e_coco-tiny-128x96.py')
 #: --cfg-options that shrink the main-job config to a seconds-long run:
 #: a 32-wide, 2-block ViT, two training iterations of 7 people, one
 #: validation at the end.

@@ -1,0 +1,5 @@
+# Runtime shared by every vitpose_mm config: mmpose's default runtime
+# (hooks, logging, visualizer, environment) plus the plugin import. Plugin
+# runtime defaults that every shipped config should get go here.
+_base_ = ['mmpose::_base_/default_runtime.py']
+custom_imports = dict(imports=['vitpose_mm'], allow_failed_imports=False)
