@@ -54,9 +54,9 @@ step "train $CONFIG"
 # mmengine writes the path of the last checkpoint it saved here.
 CKPT="$(cat "$OUT/train/last_checkpoint")"
 
-# Our own checkpoint, written just now: unpickling it is safe.
+# Read with torch.load(weights_only=True): no unpickling, no flag needed.
 step "test $CKPT"
-"$PY" -m vitpose_mm.tools.test "$CONFIG" "$CKPT" --unsafe-pickle \
+"$PY" -m vitpose_mm.tools.test "$CONFIG" "$CKPT" \
   --work-dir "$OUT/test" --out "$OUT/test/metrics.json" \
   --cfg-options "data_root=$COCO_TINY/"
 AP="$("$PY" -c 'import json, sys
@@ -67,7 +67,7 @@ step "demo on the images of $COCO_TINY"
 status=0
 demo="$OUT/demo"
 "$PY" -m vitpose_mm.tools.demo --input "$COCO_TINY" \
-  --pose-config "$CONFIG" --pose-checkpoint "$CKPT" --unsafe-pickle \
+  --pose-config "$CONFIG" --pose-checkpoint "$CKPT" \
   --det-config "$DET_CONFIG" --det-checkpoint "$DET_CKPT" \
   --output-dir "$OUT/demo" --device cpu || {
   status=$?; demo="FAILED (exit status $status, see above)"; }

@@ -3,6 +3,8 @@
 Tests that need the files of ``../shared`` (real tiny datasets, the original
 ViTPose fixtures, the YOLOX detector) find them through ``VITPOSE_MM_SHARED``
 or at ``<repo>/../shared`` and are skipped, with the reason, when absent.
+Where ``VITPOSE_MM_REQUIRE_SHARED=1`` (``.ci/run`` sets it) a missing shared
+file fails the test instead: CI cannot pass by skipping.
 """
 import os
 from pathlib import Path
@@ -19,11 +21,18 @@ def shared_root() -> Path:
 
 
 def require_shared(relpath: str) -> Path:
-    """Path of a file or folder under the shared folder, or skip the test."""
+    """Path of a file or folder under the shared folder.
+
+    Skips the test when it is absent, or fails it where the environment sets
+    ``VITPOSE_MM_REQUIRE_SHARED=1``.
+    """
     path = shared_root() / relpath
     if not path.exists():
-        pytest.skip(f'{path} not found: set VITPOSE_MM_SHARED to the folder '
-                    'holding data/, fixtures/ and weights/')
+        reason = (f'{path} not found: set VITPOSE_MM_SHARED to the folder '
+                  'holding data/, fixtures/ and weights/')
+        if os.environ.get('VITPOSE_MM_REQUIRE_SHARED') == '1':
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
     return path
 
 

@@ -14,6 +14,7 @@ does not depend on the values, and CPU ``uniform_`` takes ~18 s for the
 637M parameters of ViTPose-H.
 """
 import json
+import re
 import subprocess
 import sys
 import time
@@ -151,6 +152,19 @@ def test_shipped_configs_are_found():
         for decoder in ('', '-simple'):
             name = f'vitpose-mm_td-hm_ViTPose-{size}{decoder}_8xb64-210e_coco-256x192.py'
             assert name in names, f'{name} not found under {CONFIG_ROOT}'
+
+
+@pytest.mark.parametrize(
+    'path', [path for path in CONFIGS if re.search(r'_\d+xb\d+-', path.name)],
+    ids=lambda path: path.name)
+def test_auto_scale_lr_base_is_the_batch_in_the_name(path):
+    """``NxbM`` in a config name is N processes of M samples; the lr was set
+    for that total, which ``--auto-scale-lr`` scales from."""
+    from mmengine.config import Config
+    gpus, per_gpu = map(int, re.search(r'_(\d+)xb(\d+)-', path.name).groups())
+    cfg = Config.fromfile(path)
+    assert cfg.auto_scale_lr.base_batch_size == gpus * per_gpu
+    assert cfg.train_dataloader.batch_size == per_gpu
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=IDS)

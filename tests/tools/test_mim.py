@@ -1,4 +1,6 @@
-"""``mim train vitpose_mm CONFIG`` on an installed copy of the package.
+"""The package as installed by pip (not editable): ``mim train vitpose_mm
+CONFIG``, ``mim list`` / ``mim search``, ``_base_ = ['vitpose_mm::...']``,
+console scripts and declared dependencies.
 
 mim finds a package's ``train.py`` and configs under
 ``<installed path>/.mim/{tools,configs}``. The editable install of
@@ -18,7 +20,9 @@ from tests.conftest import REPO, require_shared
 from tests.tools.test_train_test import CONFIG, TINY_RUN
 
 MIM = Path(sys.executable).with_name('mim')
-PROJECT_FILES = ('pyproject.toml', 'README.md', 'setup.cfg', 'LICENSE')
+PROJECT_FILES = ('pyproject.toml', 'README.md', 'setup.cfg', 'setup.py',
+                 'MANIFEST.in', 'model-index.yml')
+CONSOLE_SCRIPTS = ('train', 'test', 'demo', 'convert', 'export')
 
 
 @pytest.fixture(scope='module')
@@ -29,9 +33,10 @@ def installed(tmp_path_factory):
         if (REPO / name).is_file():
             shutil.copy2(REPO / name, src / name)
     ignore = shutil.ignore_patterns('__pycache__', '*.pyc')
-    for name in ('vitpose_mm', 'configs'):
+    for name in ('vitpose_mm', 'configs', 'requirements'):
         shutil.copytree(REPO / name, src / name, symlinks=True, ignore=ignore)
     target = tmp_path_factory.mktemp('site')
+    # --target puts console scripts under target/bin
     subprocess.run([
         sys.executable, '-m', 'pip', 'install', '-q', '--no-deps',
         '--no-build-isolation', '--no-compile', '--target',
@@ -78,3 +83,112 @@ def test_mim_train_finds_config_and_runs(installed, tmp_path):
     assert f"{installed / 'vitpose_mm' / '.mim' / 'tools' / 'train.py'}" in log
     assert 'Epoch(train) [1][1/1]' in log
     assert (tmp_path / 'work' / 'epoch_1.pth').is_file()
+
+
+def _env(installed):
+    return dict(os.environ, PYTHONPATH=str(installed), PYTHONUNBUFFERED='1')
+
+
+def _run(args, installed, cwd, timeout=300):
+    return subprocess.run(args,
+                          cwd=cwd,
+                          env=_env(installed),
+                          capture_output=True,
+                          text=True,
+                          timeout=timeout)
+
+
+def test_installed_files_are_real_files_not_links(installed):
+    mim = installed / 'vitpose_mm' / '.mim'
+    for path in (mim, mim / 'configs', mim / 'tools',
+                 mim / 'model-index.yml'):
+        assert not path.is_symlink(), path
+    assert (mim / 'model-index.yml').is_file()
+    metafiles = list((mim / 'configs').rglob('*.yml'))
+    assert len(metafiles) >= 4, metafiles
+
+
+def test_every_config_is_in_a_metafile():
+    from modelindex.load_model_index import load
+    index = load(str(REPO / 'model-index.yml'))
+    listed = {Path(model.config).resolve() for model in index.models}
+    missing = [
+        str(cfg.relative_to(REPO))
+        for cfg in sorted((REPO / 'configs').rglob('vitpose-mm_*.py'))
+        if cfg.resolve() not in listed
+    ]
+    assert not missing, f'configs without a metafile entry: {missing}'
+    absent = [str(path) for path in listed if not path.is_file()]
+    assert not absent, f'metafile entries without a config: {absent}'
+
+
+def test_mim_list_and_search_know_the_configs(installed, tmp_path):
+    if not MIM.is_file():
+        pytest.skip(f'mim is not installed next to {sys.executable}')
+    listed = _run([str(MIM), 'list'], installed, tmp_path)
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    assert 'vitpose-mm' in listed.stdout.replace('_', '-'), listed.stdout
+    # (mim lower-cases a --config query, so mixed-case names are searched by
+    # model; mmpose's own td-hm_ViTPose-* names share this.)
+    found = _run([
+        str(MIM), 'search', 'vitpose_mm', '--model', 'vitpose', '--field',
+        'config'
+    ], installed, tmp_path)
+    assert found.returncode == 0, found.stderr[-2000:]
+    assert CONFIG.stem in found.stdout, found.stdout
+    plus = _run([str(MIM), 'search', 'vitpose_mm', '--model', 'vitpose+'],
+                installed, tmp_path)
+    assert plus.returncode == 0, plus.stderr[-2000:]
+    assert 'ViTPose-plus-base_8xb128' in plus.stdout, plus.stdout
+
+
+def test_user_config_inherits_a_package_config(installed, tmp_path):
+    user = tmp_path / 'my_config.py'
+    user.write_text(
+        f"_base_ = ['vitpose_mm::{CONFIG.relative_to(REPO / 'configs')}']\n"
+        'train_dataloader = dict(batch_size=3)\n')
+    # mmengine resolves `vitpose_mm::` once vitpose_mm is imported (as our
+    # tools and `mim train vitpose_mm` do), from the installed .mim/configs.
+    code = ('import vitpose_mm; from mmengine.config import Config; '
+            'import sys; cfg = Config.fromfile(sys.argv[1]); '
+            'print(cfg.model.backbone.type, cfg.train_dataloader.batch_size, '
+            'cfg.custom_imports.imports)')
+    result = _run([sys.executable, '-c', code, str(user)], installed,
+                  tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split()[:2] == ['ViTPoseBackbone', '3'], \
+        result.stdout
+    assert 'vitpose_mm' in result.stdout
+
+
+def test_console_scripts_are_declared_and_run(installed, tmp_path):
+    for tool in CONSOLE_SCRIPTS:
+        script = installed / 'bin' / f'vitpose-mm-{tool}'
+        assert script.is_file(), script
+        result = _run([sys.executable, str(script), '--help'], installed,
+                      tmp_path)
+        assert result.returncode == 0, (tool, result.stderr[-2000:])
+        assert 'usage:' in result.stdout, (tool, result.stdout)
+
+
+def test_declared_dependencies_admit_the_tested_stack(installed):
+    from importlib.metadata import PathDistribution, version
+    from packaging.requirements import Requirement
+    info = next(installed.glob('vitpose_mm-*.dist-info'))
+    dist = PathDistribution(info)
+    requires = [Requirement(text) for text in dist.requires or []]
+    by_extra = {}
+    for req in requires:
+        extra = 'mim' if req.marker and 'mim' in str(req.marker) else None
+        by_extra.setdefault(extra, []).append(req)
+    core = {req.name for req in by_extra.get(None, [])}
+    assert {'torch', 'mmengine', 'opencv-python', 'numpy'} <= core, core
+    assert {req.name for req in by_extra.get('mim', [])} == \
+        {'mmcv', 'mmdet', 'mmpose'}
+    for req in by_extra[None] + by_extra['mim']:
+        installed_version = version(req.name)
+        assert req.specifier.contains(installed_version,
+                                      prereleases=True), \
+            f'{req} does not admit the installed {installed_version}'
+    homepage = dist.metadata.get_all('Project-URL') or []
+    assert any('ViTAE-Transformer/ViTPose' in url for url in homepage)

@@ -83,12 +83,10 @@ def test_checkpoint_reloads_strictly(trained):
     assert ckpt['meta']['epoch'] == 1
     model.load_state_dict(ckpt['state_dict'], strict=True)
     assert model.backbone.embed_dim == 32
-    # the test tool's loader: refuses to unpickle unless told to
+    # the test tool's loader reads the training checkpoint without
+    # unpickling code (tests/clients checks the refusal of other objects)
     model = MODELS.build(cfg.model)
-    with pytest.raises(SystemExit, match='--unsafe-pickle'):
-        test_tool.load_weights(model, str(work_dir / 'epoch_1.pth'))
-    test_tool.load_weights(
-        model, str(work_dir / 'epoch_1.pth'), allow_pickle=True)
+    test_tool.load_weights(model, str(work_dir / 'epoch_1.pth'))
     for key, value in ckpt['state_dict'].items():
         torch.testing.assert_close(model.state_dict()[key], value)
 
@@ -99,7 +97,7 @@ def test_resume_continues_from_the_checkpoint(trained, tmp_path):
         '-m', 'vitpose_mm.tools.train',
         str(CONFIG), '--work-dir',
         str(tmp_path), '--resume',
-        str(work_dir / 'epoch_1.pth'), '--unsafe-pickle', '--cfg-options',
+        str(work_dir / 'epoch_1.pth'), '--cfg-options',
         f'data_root={data_root}', *TINY_RUN, 'train_cfg.max_epochs=2',
         'train_cfg.val_interval=5'
     ])
@@ -109,15 +107,7 @@ def test_resume_continues_from_the_checkpoint(trained, tmp_path):
     assert 'Epoch(train) [1]' not in log
 
 
-def test_resume_refuses_to_unpickle_unless_told(trained, tmp_path):
-    work_dir, data_root, _ = trained
-    with pytest.raises(SystemExit, match='pass --unsafe-pickle'):
-        train_tool.main([
-            str(CONFIG), '--work-dir',
-            str(tmp_path), '--resume',
-            str(work_dir / 'epoch_1.pth'), '--cfg-options',
-            f'data_root={data_root}', *TINY_RUN
-        ])
+def test_resume_refuses_a_missing_checkpoint(tmp_path):
     with pytest.raises(SystemExit, match="resume from not found: '.*nope"):
         train_tool.main([str(CONFIG), '--resume', str(tmp_path / 'nope')])
 
@@ -128,7 +118,7 @@ def test_test_tool_reports_ap_and_writes_metrics(trained, tmp_path):
     result = run_tool([
         '-m', 'vitpose_mm.tools.test',
         str(CONFIG),
-        str(work_dir / 'epoch_1.pth'), '--unsafe-pickle', '--work-dir',
+        str(work_dir / 'epoch_1.pth'), '--work-dir',
         str(tmp_path), '--out',
         str(out), '--dump',
         str(dump), '--cfg-options', f'data_root={data_root}', *TINY_RUN
@@ -170,8 +160,65 @@ def test_test_tool_evaluates_fsdp_configs_with_the_plain_runner(trained,
     result = run_tool([
         '-m', 'vitpose_mm.tools.test',
         str(CONFIG),
-        str(work_dir / 'epoch_1.pth'), '--unsafe-pickle', '--work-dir',
+        str(work_dir / 'epoch_1.pth'), '--work-dir',
         str(tmp_path), '--cfg-options', f'data_root={data_root}', *TINY_RUN,
         'runner_type=FlexibleRunner', 'strategy.type=FSDPStrategy'
     ])
     assert 'coco/AP: ' in result.stdout + result.stderr
+
+
+def test_train_options_reach_the_config(tmp_path):
+    args = train_tool.parse_args([
+        str(CONFIG), '--no-validate', '--auto-scale-lr', '--show-dir', 'vis',
+        '--interval', '3'
+    ])
+    cfg = train_tool.merge_args(Config.fromfile(CONFIG), args)
+    assert cfg.val_cfg is None and cfg.val_dataloader is None
+    assert cfg.val_evaluator is None
+    assert cfg.auto_scale_lr.enable is True
+    assert cfg.auto_scale_lr.base_batch_size == 14
+    hook = cfg.default_hooks.visualization
+    assert (hook.enable, hook.out_dir, hook.interval) == (True, 'vis', 3)
+    # without the flags nothing changes
+    cfg = train_tool.merge_args(
+        Config.fromfile(CONFIG), train_tool.parse_args([str(CONFIG)]))
+    assert cfg.val_cfg is not None and not cfg.auto_scale_lr.get('enable')
+    assert cfg.default_hooks.visualization.enable is False
+
+
+def test_auto_scale_lr_needs_a_base_batch_size():
+    cfg = Config.fromfile(CONFIG)
+    cfg.auto_scale_lr = None
+    with pytest.raises(SystemExit, match='auto_scale_lr.base_batch_size'):
+        train_tool.merge_args(
+            cfg, train_tool.parse_args([str(CONFIG), '--auto-scale-lr']))
+
+
+def test_train_without_validation_runs_no_evaluation(tmp_path):
+    data_root = str(require_shared('data/coco')) + '/'
+    result = run_tool([
+        '-m', 'vitpose_mm.tools.train',
+        str(CONFIG), '--work-dir',
+        str(tmp_path), '--no-validate', '--cfg-options',
+        f'data_root={data_root}', *TINY_RUN
+    ])
+    log = result.stdout + result.stderr
+    assert 'Epoch(train) [1][2/2]' in log
+    assert 'coco/AP: ' not in log and 'Epoch(val)' not in log
+    assert (tmp_path / 'epoch_1.pth').is_file()
+
+
+def test_test_tool_draws_predictions_and_bad_cases(trained, tmp_path):
+    work_dir, data_root, _ = trained
+    run_tool([
+        '-m', 'vitpose_mm.tools.test',
+        str(CONFIG),
+        str(work_dir / 'epoch_1.pth'), '--work-dir',
+        str(tmp_path), '--show-dir', 'vis', '--badcase', '--cfg-options',
+        f'data_root={data_root}', *TINY_RUN
+    ])
+    drawn = list(tmp_path.glob('*/vis/*.jpg'))
+    # one drawing per annotated person of the 4 images (12 with keypoints)
+    assert len(drawn) == 12, drawn
+    badcases = list(tmp_path.glob('*/badcase/*'))
+    assert badcases, sorted(p.name for p in tmp_path.rglob('*'))

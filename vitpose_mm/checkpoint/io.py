@@ -1,11 +1,12 @@
 """Reading and writing checkpoint files without unpickling by default.
 
 ``.safetensors`` files go through ``safetensors``; anything else through
-``torch.load(weights_only=True)``, which only rebuilds tensors and plain
-containers. A file that holds other Python objects (e.g. an mmengine
-training checkpoint with a message hub) is refused unless the caller opts
-in with ``allow_pickle=True`` (CLI: ``--unsafe-pickle``), because
-unpickling runs code from the file.
+``torch.load(weights_only=True)``, which only rebuilds tensors, plain
+containers and the types of :mod:`.safe_globals` (what an mmengine training
+checkpoint holds: message hub, numpy arrays). A file that holds any other
+Python object is refused unless the caller opts in with
+``allow_pickle=True`` (CLI: ``--unsafe-pickle``), because unpickling runs
+code from the file.
 """
 import os
 import pickle
@@ -13,6 +14,7 @@ from typing import Any, Dict, Mapping, Optional
 
 import torch
 
+from .safe_globals import allow_mmengine_checkpoints
 from .table import StateDict
 
 #: Wrappers unwrapped in this order, as the original ViTPose
@@ -25,12 +27,14 @@ class UnsafeCheckpointError(ValueError):
     """The file needs ``torch.load(weights_only=False)`` to be read."""
 
 
-def _weights_only_detail(err: Exception) -> str:
+def weights_only_detail(err: Exception) -> str:
     """The line of torch's message that names the refused object."""
     for line in str(err).splitlines():
         if 'WeightsUnpickler error:' in line:
             detail = line.split('WeightsUnpickler error:')[1].strip()
             return detail.split('. ')[0][:200]
+        if line.startswith(('Trying to', 'Unsupported global')):
+            return line.strip().rstrip('.')[:200]
     return ''
 
 
@@ -48,15 +52,16 @@ def _read(path: str, allow_pickle: bool) -> Any:
     if not (head.startswith(b'PK\x03\x04') or head[:1] == b'\x80'):
         raise ValueError(f'{path} is not a PyTorch checkpoint (neither a '
                          'torch.save zip archive nor a pickle)')
+    allow_mmengine_checkpoints()
     try:
         return torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as err:
         if not allow_pickle:
-            detail = _weights_only_detail(err)
+            detail = weights_only_detail(err)
             detail = f' ({detail})' if detail else ''
             raise UnsafeCheckpointError(
-                f'{path} holds Python objects besides tensors, which '
-                f'torch.load(weights_only=True) refuses{detail}. If you '
+                f'{path} holds Python objects outside the safe types '
+                f'(vitpose_mm.checkpoint.safe_globals){detail}. If you '
                 'trust the file, pass allow_pickle=True (CLI: '
                 '--unsafe-pickle); unpickling can run arbitrary code.'
             ) from None
@@ -102,8 +107,10 @@ def load_state_dict_file(path: str, allow_pickle: bool = False) -> StateDict:
     """Read the state dict of a checkpoint file on CPU.
 
     Args:
-        path (str): A ``.safetensors`` file, or any ``torch.save`` file
-            (``.pth``, ``.pt``, ``.bin``).
+        path (str): A ``.safetensors`` file, any ``torch.save`` file
+            (``.pth``, ``.pt``, ``.bin``), or a transformers
+            ``save_pretrained`` folder (its ``config.json`` is checked:
+            :mod:`.hf_folder`).
         allow_pickle (bool): Fall back to ``weights_only=False`` for a file
             that needs it. Only for files you trust.
 
@@ -112,10 +119,15 @@ def load_state_dict_file(path: str, allow_pickle: bool = False) -> StateDict:
 
     Raises:
         FileNotFoundError: If ``path`` does not exist.
+        ValueError: A folder's ``config.json`` field our ViTPose cannot
+            represent, naming it.
         UnsafeCheckpointError: If the file needs unpickling and
             ``allow_pickle`` is False; the message says how to opt in.
         ValueError: If the file is not a checkpoint or holds no state dict.
     """
+    from .hf_folder import is_hf_folder, read_hf_folder
+    if is_hf_folder(path):
+        return unwrap_state_dict(read_hf_folder(path)[0], source=str(path))
     if not os.path.isfile(path):
         raise FileNotFoundError(f'No checkpoint file at {path}')
     return unwrap_state_dict(_read(path, allow_pickle), source=str(path))

@@ -1,5 +1,6 @@
-"""What ``train.py`` and ``test.py`` share: launcher options, CPU
-distributed setup; and how ``train.py`` builds its runner."""
+"""What ``train.py`` and ``test.py`` share: launcher options, the
+visualisation options of mmpose's tools, CPU distributed setup; and how
+``train.py`` builds its runner."""
 import argparse
 import os
 from typing import List, Optional
@@ -24,6 +25,77 @@ def parse_with_launcher(parser: argparse.ArgumentParser,
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
+
+
+def add_visual_args(parser: argparse.ArgumentParser,
+                    badcase: bool = False) -> None:
+    """Add mmpose's ``--show-dir``, ``--show``, ``--wait-time``,
+    ``--interval`` (and, for testing, ``--badcase``) to ``parser``."""
+    parser.add_argument(
+        '--show-dir',
+        help='draw predictions into this folder (under the run\'s '
+        'timestamped log folder), through mmpose\'s PoseVisualizationHook')
+    parser.add_argument(
+        '--show', action='store_true', help='show predictions in a window')
+    parser.add_argument(
+        '--wait-time',
+        type=float,
+        default=1,
+        help='seconds each shown image stays (with --show)')
+    parser.add_argument(
+        '--interval',
+        type=int,
+        default=1,
+        help='draw every n-th sample (with --show / --show-dir / --badcase)')
+    if badcase:
+        parser.add_argument(
+            '--badcase',
+            action='store_true',
+            help='write the worst samples (by the head loss, or by the '
+            'config\'s badcase metric) through mmpose\'s '
+            'BadCaseAnalysisHook')
+
+
+def apply_visual_args(cfg, args: argparse.Namespace) -> None:
+    """Enable the config's visualisation / bad-case hooks as asked for by
+    :func:`add_visual_args`' options (as mmpose's tools do).
+
+    Raises:
+        SystemExit: If the config lacks the hook the option needs, or names a
+            bad-case metric type other than ``'loss'`` / ``'accuracy'``.
+    """
+    badcase = getattr(args, 'badcase', False)
+    hooks = cfg.get('default_hooks') or {}
+    if args.show_dir is not None or (args.show and not badcase):
+        if 'visualization' not in hooks:
+            raise SystemExit('vitpose_mm: --show / --show-dir need '
+                             'default_hooks.visualization (mmpose\'s '
+                             'PoseVisualizationHook) in the config')
+        hook = hooks['visualization']
+        hook.update(
+            enable=True,
+            show=args.show and not badcase,
+            out_dir=args.show_dir,
+            interval=args.interval)
+        if args.show:
+            hook['wait_time'] = args.wait_time
+    if badcase:
+        if 'badcase' not in hooks:
+            raise SystemExit('vitpose_mm: --badcase needs '
+                             'default_hooks.badcase (mmpose\'s '
+                             'BadCaseAnalysisHook) in the config')
+        hook = hooks['badcase']
+        hook.update(enable=True, show=args.show, interval=args.interval)
+        if args.show:
+            hook['wait_time'] = args.wait_time
+        metric_type = hook.get('metric_type', 'loss')
+        if metric_type not in ('loss', 'accuracy'):
+            raise SystemExit(f'vitpose_mm: default_hooks.badcase.metric_type '
+                             f'must be loss or accuracy, not {metric_type!r}')
+        if not hook.get('metric'):
+            hook['metric'] = (
+                cfg.model.head.loss
+                if metric_type == 'loss' else cfg.test_evaluator)
 
 
 def prepare_cpu_distributed(cfg, launcher: str) -> None:

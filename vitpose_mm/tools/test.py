@@ -6,13 +6,15 @@ Examples::
     python -m vitpose_mm.tools.test CONFIG CHECKPOINT \\
         --cfg-options data_root=DIR/ --dump preds.pkl
     mim test vitpose_mm CONFIG --checkpoint CHECKPOINT
+    vitpose-mm-test CONFIG CHECKPOINT --show-dir vis/ [--badcase]
 
 The checkpoint may be in any layout :mod:`vitpose_mm.checkpoint` reads
 (ours, the original ViTPose, mmpose's, Hugging Face's); it is checked
 against the config's model and loaded strictly (mmengine's own loading is
-not strict and only logs a mismatch). It is read without unpickling; an
-mmengine training checkpoint, which also holds Python objects (the message
-hub, numpy arrays), needs ``--unsafe-pickle``.
+not strict and only logs a mismatch). It is read without unpickling code:
+the Python objects of an mmengine training checkpoint (message hub, numpy
+arrays) are on the allow-list of :mod:`vitpose_mm.checkpoint.safe_globals`;
+anything else needs ``--unsafe-pickle``.
 
 The metrics (``coco/AP`` ...) are logged by the Runner; ``--out`` also
 writes them to a file, ``--dump`` the raw predictions to a pickle.
@@ -31,7 +33,9 @@ from torch import nn
 
 from vitpose_mm.checkpoint import check_fits, load_state_dict_file
 from vitpose_mm.tools.data_root import check_data_files, load_config
-from vitpose_mm.tools.launcher_args import (parse_with_launcher,
+from vitpose_mm.tools.launcher_args import (add_visual_args,
+                                            apply_visual_args,
+                                            parse_with_launcher,
                                             prepare_cpu_distributed)
 
 
@@ -46,6 +50,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--out', help='write the metrics to this file (.json, .yaml, .pkl)')
     parser.add_argument(
         '--dump', help='dump the predictions to this .pkl file')
+    add_visual_args(parser, badcase=True)
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -54,9 +59,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--unsafe-pickle',
         action='store_true',
-        help='read a checkpoint that holds Python objects besides tensors '
-        '(an mmengine training checkpoint); unpickling can run code from '
-        'the file, so only for files you trust')
+        help='read a checkpoint that holds Python objects outside the safe '
+        'types (training checkpoints of mmengine do not need it); '
+        'unpickling can run code from the file, so only for files you '
+        'trust')
     return parse_with_launcher(parser, argv)
 
 
@@ -65,7 +71,8 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
     Raises:
         SystemExit: If the checkpoint is not there, or ``--out`` or
-            ``--dump`` has a file type that cannot be written.
+            ``--dump`` has a file type that cannot be written, or a
+            visualisation option meets a config without its hook.
     """
     if not osp.isfile(args.checkpoint):
         raise SystemExit(
@@ -79,6 +86,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
 
+    apply_visual_args(cfg, args)
     if args.out is not None and not args.out.endswith(
         ('.json', '.yaml', '.yml', '.pkl', '.pickle')):
         raise SystemExit(f'vitpose_mm: --out must name a .json, .yaml or '

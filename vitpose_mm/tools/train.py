@@ -5,6 +5,7 @@ Examples::
     python -m vitpose_mm.tools.train CONFIG [--work-dir DIR]
     python -m vitpose_mm.tools.train CONFIG --cfg-options data_root=DIR/
     mim train vitpose_mm CONFIG --gpus 0
+    vitpose-mm-train CONFIG --no-validate --auto-scale-lr
     torchrun --nproc_per_node 2 -m vitpose_mm.tools.train CONFIG \
         --launcher pytorch
 
@@ -20,9 +21,12 @@ from the config's ``data_root`` (see :mod:`vitpose_mm.tools.data_root`).
 Missing data or config files end the run with one line naming them.
 
 mmengine reads the checkpoints of ``--resume`` and ``load_from`` with
-``torch.load``, which (torch >= 2.6) refuses the Python objects an mmengine
-training checkpoint holds (message hub, numpy arrays); ``--unsafe-pickle``
-lets it unpickle them, for files you trust.
+``torch.load(weights_only=True)`` (torch >= 2.6); importing ``vitpose_mm``
+allows the types an mmengine training checkpoint holds (message hub, numpy
+arrays: :mod:`vitpose_mm.checkpoint.safe_globals`), so training checkpoints
+of this plugin and of stock mmpose load without unpickling code. Any other
+object is refused in one line; ``--unsafe-pickle`` unpickles it, for files
+you trust.
 """
 import argparse
 import os
@@ -33,8 +37,10 @@ from typing import List, Optional
 import torch
 from mmengine.config import Config, DictAction
 
+from vitpose_mm.checkpoint.io import weights_only_detail
 from vitpose_mm.tools.data_root import check_data_files, load_config
-from vitpose_mm.tools.launcher_args import (build_runner,
+from vitpose_mm.tools.launcher_args import (add_visual_args,
+                                            apply_visual_args, build_runner,
                                             parse_with_launcher,
                                             prepare_cpu_distributed)
 
@@ -52,15 +58,26 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='resume from this checkpoint, or, given without a path, from '
         'the latest checkpoint in the work directory')
     parser.add_argument(
+        '--no-validate',
+        action='store_true',
+        help='do not evaluate during training')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='scale the learning rate by the actual total batch size over '
+        'the config\'s auto_scale_lr.base_batch_size (linear scaling rule)')
+    add_visual_args(parser)
+    parser.add_argument(
         '--amp',
         action='store_true',
         help='automatic mixed precision (needs a GPU)')
     parser.add_argument(
         '--unsafe-pickle',
         action='store_true',
-        help='let mmengine unpickle the checkpoint of --resume / load_from '
-        '(needed for mmengine training checkpoints); unpickling can run '
-        'code from the file, so only for files you trust')
+        help='let mmengine unpickle objects outside the safe types in the '
+        'checkpoint of --resume / load_from (training checkpoints of '
+        'mmengine do not need it); unpickling can run code from the file, '
+        'so only for files you trust')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -75,8 +92,11 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
     Raises:
         SystemExit: If ``--amp`` is asked for without a GPU or with an
-            optimizer wrapper that cannot be made mixed-precision, or if
-            the ``--resume`` checkpoint is not there.
+            optimizer wrapper that cannot be made mixed-precision, if
+            the ``--resume`` checkpoint is not there, if
+            ``--auto-scale-lr`` meets a config without
+            ``auto_scale_lr.base_batch_size``, or if a visualisation option
+            meets a config without its hook.
     """
     cfg.launcher = args.launcher
     # work_dir: command line > config > ./work_dirs/<config name>
@@ -96,6 +116,17 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
                              f'wrapper type {wrapper!r}')
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+
+    if args.no_validate:
+        cfg.val_cfg = None
+        cfg.val_dataloader = None
+        cfg.val_evaluator = None
+    if args.auto_scale_lr:
+        if not (cfg.get('auto_scale_lr') or {}).get('base_batch_size'):
+            raise SystemExit('vitpose_mm: --auto-scale-lr needs '
+                             'auto_scale_lr.base_batch_size in the config')
+        cfg.auto_scale_lr.enable = True
+    apply_visual_args(cfg, args)
 
     if args.resume == 'auto':
         cfg.resume = True
@@ -130,10 +161,12 @@ def main(argv: Optional[List[str]] = None) -> None:
             raise
         action = 'resume' if cfg.get('resume') else 'load'
         source = cfg.load_from or f'the latest in {cfg.work_dir}'
+        detail = weights_only_detail(err)
         raise SystemExit(
             f'vitpose_mm: the checkpoint to {action} from ({source}) holds '
-            'Python objects that torch.load(weights_only=True) refuses; '
-            'pass --unsafe-pickle if you trust it') from None
+            'Python objects outside the safe types '
+            f'(vitpose_mm.checkpoint.safe_globals): {detail}; pass '
+            '--unsafe-pickle only if you trust it') from None
 
 
 if __name__ == '__main__':

@@ -27,6 +27,8 @@ param_scheduler = [
         gamma=0.1,
         by_epoch=True),
 ]
+# The lr above is for one process of 14 samples (--auto-scale-lr).
+auto_scale_lr = dict(base_batch_size=14)
 # The last checkpoint and the best one.
 default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=-1))
 

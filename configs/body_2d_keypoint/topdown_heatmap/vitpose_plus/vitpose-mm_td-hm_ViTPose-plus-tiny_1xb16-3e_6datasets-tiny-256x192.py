@@ -11,6 +11,8 @@
 # The tools take `--cfg-options data_root=PATH/`; the default is relative to
 # the repository root.
 _base_ = ['./vitpose-mm_td-hm_ViTPose-plus-base_8xb128-210e_6datasets-256x192.py']
+# The lr is for one process of 16 samples (--auto-scale-lr).
+auto_scale_lr = dict(base_batch_size=16)
 
 data_root = '../shared/data/'
 
