@@ -11,11 +11,13 @@ of ``../shared/data/coco``, for each pose path of the demo:
 | `fast` | ``init_pose_model(...)``: the default fast path, fp32 |
 | `bf16` | ``init_pose_model(..., precision='bf16')`` (``--precision bf16``) |
 | `ort` | the model exported to ONNX, run by onnxruntime (``.onnx`` checkpoint) |
+| `runtime` | ``projects/vitpose_runtime``: the same ONNX file and the YOLOX-Nano ONNX file, numpy + OpenCV + onnxruntime only |
 
 The pose model is the shipped ViTPose config (``--size``, classic decoder,
 256x192) with seeded random weights (no pretrained ViTPose weights exist
 here; speed does not depend on them); the detector is the real YOLOX-Nano
-of ``../shared/weights``, so the number of people per image is real. The
+of ``../shared/weights`` (mmdet; the ``runtime`` row runs its ONNX twin,
+whose boxes agree to 0.5 px), so the number of people per image is real. The
 paths are interleaved image by image; the table gives the median over
 ``--repeats`` passes over the images of frames/s, and the detector's and
 the pose model's share of the time per frame.
@@ -42,7 +44,7 @@ DET_CFG = 'mmdet::yolox/yolox_nano_8xb8-300e_coco.py'
 POSE_CFG = ('configs/body_2d_keypoint/topdown_heatmap/coco/'
             'vitpose-mm_td-hm_ViTPose-{size}_8xb64-210e_coco-256x192.py')
 SIZES = {'S': 'small', 'B': 'base', 'L': 'large', 'H': 'huge'}
-PATHS = ('eager', 'fast', 'bf16', 'ort')
+PATHS = ('eager', 'fast', 'bf16', 'ort', 'runtime')
 
 
 def pose_models(size: str, paths, folder: Path) -> Dict[str, torch.nn.Module]:
@@ -55,16 +57,23 @@ def pose_models(size: str, paths, folder: Path) -> Dict[str, torch.nn.Module]:
     ckpt = folder / 'pose.pth'
     torch.save(init_model(config, None, device='cpu').state_dict(), ckpt)
     models = {}
+    onnx_file = folder / 'pose.onnx'
     for path in paths:
-        if path == 'ort':
+        if path in ('ort', 'runtime'):
             try:
-                from vitpose_mm.tools.export_onnx import main as export
-                export([config, str(ckpt), str(folder / 'pose.onnx'),
-                        '--no-verify'])
+                if not onnx_file.exists():
+                    from vitpose_mm.tools.export_onnx import main as export
+                    export([config, str(ckpt), str(onnx_file),
+                            '--no-verify'])
             except ImportError as err:
-                print(f'# ort skipped: {err}', file=sys.stderr)
+                print(f'# {path} skipped: {err}', file=sys.stderr)
                 continue
-            models[path] = init_pose_model(None, str(folder / 'pose.onnx'))
+            if path == 'runtime':
+                sys.path.insert(0, str(REPO / 'projects/vitpose_runtime'))
+                from vitpose_runtime import PoseModel
+                models[path] = PoseModel(str(onnx_file))
+            else:
+                models[path] = init_pose_model(None, str(onnx_file))
         else:
             models[path] = init_pose_model(
                 config, str(ckpt), fast=path != 'eager',
@@ -82,17 +91,24 @@ def run(args) -> list:
         DET_CFG, str(SHARED / 'weights/yolox_nano_coco_mmdet.pth'))
     with tempfile.TemporaryDirectory() as tmp:
         models = pose_models(args.size, args.paths, Path(tmp))
+        steps = {p: (lambda img: detect_people(detector, img),
+                     lambda img, boxes, m=m: estimate_poses(m, img, boxes))
+                 for p, m in models.items()}
+        if 'runtime' in models:
+            from vitpose_runtime import YoloxDetector
+            yolox = YoloxDetector(str(SHARED / 'weights/yolox_nano_coco.onnx'))
+            steps['runtime'] = (yolox.people, models['runtime'])
         stages: Dict[str, Dict[str, list]] = {
             p: dict(det=[], pose=[]) for p in models}
         people = 0
         for rep in range(args.warmup + args.repeats):
             for img in images:
-                for path, model in models.items():
+                for path, (detect, pose) in steps.items():
                     start = time.perf_counter()
-                    boxes = detect_people(detector, img)
+                    boxes = detect(img)
                     mid = time.perf_counter()
                     if len(boxes):
-                        estimate_poses(model, img, boxes)
+                        pose(img, boxes)
                     end = time.perf_counter()
                     if rep >= args.warmup:
                         stages[path]['det'].append(mid - start)

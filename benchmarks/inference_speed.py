@@ -14,6 +14,9 @@ Every implementation computes the same function: one random ViTPose
 ``bf16``       ``optimize_for_inference(precision='bf16')``
 ``fp16``       ``optimize_for_inference(precision='fp16')`` (opt-in)
 ``ort``        our ONNX export run by onnxruntime (opt-in; export is slow)
+``int8``       ``optimize_for_inference(precision='int8')``: dynamic int8
+               linear layers (torch's quantized engine), the rest fp32
+``ort-int8``   ``export_onnx(int8=True)`` run by onnxruntime (opt-in)
 =============  ===========================================================
 
 and the heatmaps of each are checked against ``ours`` (``err``: max abs
@@ -31,7 +34,10 @@ The GEMM peak of the machine is measured in the same run (a 2048^3 fp32
 ``torch.mm`` and a oneDNN prepacked linear of the same size); ``GFLOP/s``
 is images/s x the model's GFLOP per image (counted by
 ``torch.utils.flop_counter``) and ``%peak`` its share of the faster of
-the two. ViTPose+ (6 experts) is timed as ``moe`` (per-sample routing),
+the two; for ``int8`` / ``ort-int8`` it is the share of the int8 GEMM peak
+measured in the same run (a 2048^3 dynamic int8 ``nn.Linear`` of torch's
+quantized engine, activation quantisation included; counted as
+2 n^3 ops). ViTPose+ (6 experts) is timed as ``moe`` (per-sample routing),
 ``dense`` (its expert folded into a dense FFN, :class:`HeatmapNet`) and
 ``moe-fast`` (``optimize_for_inference``).
 
@@ -42,6 +48,8 @@ Examples::
         --batches 1 8 --repeats 3 --plus-sizes B
     .venv/bin/python benchmarks/inference_speed.py --sizes B --batches 8 \\
         --impls hf-eager fast --profile fast
+    .venv/bin/python benchmarks/inference_speed.py --sizes B --batches 8 \\
+        --impls hf-eager ours fast int8 ort ort-int8 --plus-sizes
 
 Needs transformers; ``mmpose`` needs mmpretrain (requirements/
 benchmarks.txt), ``ort`` onnxruntime (requirements/export.txt); missing
@@ -69,8 +77,10 @@ from tables import markdown_table  # noqa: E402
 from tests.deploy.helpers import scale_heads  # noqa: E402
 
 SIZES = {'S': 'small', 'B': 'base', 'L': 'large', 'H': 'huge'}
-IMPLS = ('hf-eager', 'hf-sdpa', 'mmpose', 'ours', 'fast', 'bf16')
-OPTIONAL_IMPLS = ('fast-onednn', 'fp16', 'ort')
+IMPLS = ('hf-eager', 'hf-sdpa', 'mmpose', 'ours', 'fast', 'bf16', 'int8')
+OPTIONAL_IMPLS = ('fast-onednn', 'fp16', 'ort', 'ort-int8')
+#: Rows whose %peak is against the int8 GEMM peak.
+INT8_IMPLS = ('int8', 'ort-int8')
 PLUS_IMPLS = ('moe', 'dense', 'moe-fast')
 OUR_CONFIG = ('configs/body_2d_keypoint/topdown_heatmap/coco/'
               'vitpose-mm_td-hm_ViTPose-{size}{simple}_8xb64-210e_coco-256x192.py')
@@ -160,8 +170,10 @@ def build_mmpose(ours: nn.Module, size: str, decoder: str) -> nn.Module:
     return model.eval()
 
 
-def export_ort(ours: nn.Module, size: str, decoder: str) -> Callable:
-    """Our model exported to ONNX (dynamic batch), run by onnxruntime."""
+def export_ort(ours: nn.Module, size: str, decoder: str,
+               int8: bool = False) -> Callable:
+    """Our model exported to ONNX (dynamic batch; ``int8``: dynamic int8
+    linear layers), run by onnxruntime."""
     import tempfile
 
     from vitpose_mm.deploy import OnnxPoseModel, export_onnx
@@ -169,7 +181,7 @@ def export_ort(ours: nn.Module, size: str, decoder: str) -> Callable:
     ours.cfg = load_cfg(OUR_CONFIG.format(size=size, simple=simple))
     path = os.path.join(tempfile.mkdtemp(), f'vitpose-{size}.onnx')
     with contextlib.redirect_stdout(sys.stderr):
-        export_onnx(ours, path, verify=False)
+        export_onnx(ours, path, verify=False, int8=int8)
     runner = OnnxPoseModel(path)
     return lambda x: torch.from_numpy(runner.heatmaps(x))
 
@@ -205,8 +217,11 @@ def make_impls(names, size: str, decoder: str) -> Dict[str, Callable]:
                 for warning in caught:
                     print(f'# {name}: {warning.message}')
                 impls[name] = tensor_mode(model)
-            elif name == 'ort':
-                impls[name] = export_ort(ours, size, decoder)
+            elif name == 'int8':
+                impls[name] = tensor_mode(optimize_for_inference(ours, name))
+            elif name in ('ort', 'ort-int8'):
+                impls[name] = export_ort(ours, size, decoder,
+                                         int8=name == 'ort-int8')
             else:
                 raise ValueError(f'unknown implementation {name!r}')
         except ImportError as err:
@@ -294,6 +309,19 @@ def gemm_peak(repeats: int, n: int = 2048) -> Dict[str, float]:
             for k, v in times.items()}
 
 
+def int8_gemm_peak(repeats: int, n: int = 2048) -> Dict[str, float]:
+    """GOP/s (2 n^3 multiply-adds) of an n^3 dynamic int8 linear layer
+    of torch's quantized engine (per-call activation quantisation
+    included), median of ``repeats``."""
+    from vitpose_mm.deploy.int8 import quantize_linear_int8
+    layer = quantize_linear_int8(nn.Sequential(nn.Linear(n, n,
+                                                         bias=False)))
+    a = torch.randn(n, n)
+    times = time_round_robin({'int8': lambda x: layer(x)}, a, repeats, 1)
+    return {f'{torch.backends.quantized.engine} int8':
+            2 * n**3 / statistics.median(times['int8']) / 1e9}
+
+
 def gflop_per_image(fn: Callable, shape=(1, 3, 256, 192)) -> float:
     """Forward GFLOP of one image (matmuls, convs, attention)."""
     from torch.utils.flop_counter import FlopCounterMode
@@ -329,8 +357,10 @@ def profile(fn: Callable, x: Tensor, rows: int = 15,
 
 # ---------------------------------------------------------------- the run --
 def bench(impls: Dict[str, Callable], ref: str, base: Optional[str],
-          batches: List[int], args, label: str, peak: float) -> List[dict]:
-    """Rows of the table for one model size."""
+          batches: List[int], args, label: str, peak: float,
+          int8_peak: Optional[float] = None) -> List[dict]:
+    """Rows of the table for one model size (``%peak`` of int8 rows
+    against ``int8_peak``)."""
     rows = []
     errors = max_rel_error(impls, ref, torch.randn(2, 3, 256, 192))
     gflop = gflop_per_image(impls[ref])
@@ -349,7 +379,9 @@ def bench(impls: Dict[str, Callable], ref: str, base: Optional[str],
                 images_per_s=speed[name],
                 ratio=speed[name] / speed[base] if base in speed else None,
                 gflop_per_s=speed[name] * gflop,
-                peak_fraction=speed[name] * gflop / peak,
+                peak_fraction=speed[name] * gflop / (
+                    int8_peak if name in INT8_IMPLS and int8_peak
+                    else peak),
                 act_mib=memory[name], err=errors[name]))
         print(f'# {label} batch {batch} done', file=sys.stderr, flush=True)
     return rows
@@ -412,12 +444,19 @@ def main(argv=None) -> None:
           f' CPU capability {torch.backends.cpu.get_cpu_capability()}')
     print('# GEMM peak (2048^3 fp32): ' + ', '.join(
         f'{k} {v:.0f} GFLOP/s' for k, v in gemm.items()))
+    int8_peak = None
+    if set(args.impls) & set(INT8_IMPLS):
+        int8_gemm = int8_gemm_peak(max(args.repeats, 3))
+        int8_peak = max(int8_gemm.values())
+        gemm.update(int8_gemm)
+        print('# int8 GEMM peak (2048^3 dynamic int8 linear): ' + ', '.join(
+            f'{k} {v:.0f} GOP/s' for k, v in int8_gemm.items()))
     rows = []
     for size in args.sizes:
         impls = make_impls(args.impls, SIZES[size], args.decoder)
         ref = 'ours' if 'ours' in impls else next(iter(impls))
         rows += bench(impls, ref, base, args.batches, args,
-                      f'ViTPose-{size}', peak)
+                      f'ViTPose-{size}', peak, int8_peak)
         if args.profile and size == args.sizes[0]:
             print(f'# profile: {args.profile}, ViTPose-{size}, batch '
                   f'{max(args.batches)}')

@@ -78,6 +78,9 @@ def check_config(path: Path) -> None:
         f'custom_imports must import vitpose_mm strictly, got {imports}'
     assert cfg.get('default_scope') == 'mmpose', \
         f"default_scope is {cfg.get('default_scope')!r}, not 'mmpose'"
+    ckpt_hook = cfg.default_hooks.checkpoint.type
+    assert ckpt_hook == 'AtomicCheckpointHook', \
+        f'default_hooks.checkpoint is {ckpt_hook}, not AtomicCheckpointHook'
 
     with DefaultScope.overwrite_default_scope(cfg.default_scope):
         with _skip_default_init(), torch.no_grad():

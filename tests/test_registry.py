@@ -20,9 +20,18 @@ OURS = [
     (MODELS, 'ViTPoseKnowledgeTokenLearner',
      'vitpose_mm.models.distillers.knowledge_token'),
     (HOOKS, 'ViTPoseExportHook', 'vitpose_mm.engine.hooks.export_hook'),
+    (HOOKS, 'AtomicCheckpointHook',
+     'vitpose_mm.engine.hooks.atomic_checkpoint_hook'),
     (DATASETS, 'ViTPoseMultiDataset', 'vitpose_mm.datasets.multi_dataset'),
     (DATASETS, 'ViTPoseAPT36KDataset', 'vitpose_mm.datasets.apt36k'),
     (TRANSFORMS, 'ViTPoseSetDatasetIndex', 'vitpose_mm.datasets.transforms'),
+    (KEYPOINT_CODECS, 'ViTPoseAssociativeEmbedding',
+     'vitpose_mm.codecs.associative_embedding'),
+    (MODELS, 'ViTPoseAELoss', 'vitpose_mm.models.losses.ae_loss'),
+    (MODELS, 'ViTPoseAEHead', 'vitpose_mm.models.heads.ae_head'),
+    (MODELS, 'ViTPoseUpsampleNeck', 'vitpose_mm.models.necks.upsample_neck'),
+    (TRANSFORMS, 'ViTPoseBottomupGetHeatmapMask',
+     'vitpose_mm.datasets.bottomup_transforms'),
 ]
 
 

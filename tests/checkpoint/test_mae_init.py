@@ -112,3 +112,29 @@ def test_mae_checkpoint_of_another_width_is_refused(tmp_path):
             match=r'patch_embed\.proj\.weight: checkpoint '
             r'\(48, 3, 16, 16\) vs model \(32, 3, 16, 16\)'):
         backbone.init_weights()
+
+
+def test_shallower_mae_checkpoint_is_refused_listing_the_blocks(tmp_path):
+    """A 2-block MAE file for a 4-block ViTPose would leave blocks 2-3
+    random: refused, naming them; last_norm alone may be absent."""
+    path = tmp_path / 'mae_shallow.pth'
+    fake_mae_file(path)
+    backbone = ViTPoseBackbone(
+        img_size=IMG,
+        embed_dim=C,
+        depth=4,
+        num_heads=HEADS,
+        init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+    with pytest.raises(ValueError) as exc:
+        backbone.init_weights()
+    msg = str(exc.value)
+    assert 'lacks 24 tensors' in msg and 'blocks.2-3.*' in msg, msg
+    assert 'last_norm' not in msg
+
+
+def test_only_last_norm_and_relative_positions_may_be_absent():
+    from vitpose_mm.models.backbones.vit import may_lack
+    assert may_lack('blocks.3.attn.rel_pos_h')
+    assert may_lack('last_norm.weight')
+    assert not may_lack('blocks.3.attn.qkv.weight')
+    assert not may_lack('blocks.0.mlp.experts.0.weight')

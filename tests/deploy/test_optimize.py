@@ -163,8 +163,8 @@ def test_batch_norm_folds_into_the_right_conv_axis(transposed):
 
 def test_bad_arguments_raise_clear_errors(models):
     model = models['simple', False]
-    with pytest.raises(ValueError, match="Unknown precision 'int8'"):
-        optimize_for_inference(model, 'int8')
+    with pytest.raises(ValueError, match="Unknown precision 'int4'"):
+        optimize_for_inference(model, 'int4')
     with pytest.raises(ValueError, match="Unknown backend 'tensorrt'"):
         optimize_for_inference(model, backend='tensorrt')
     with pytest.raises(ValueError, match='optimized already'):

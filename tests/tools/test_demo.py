@@ -442,8 +442,8 @@ def test_init_pose_model_modes(pose):
     assert not hasattr(eager, 'deploy_cfg') and not eager.training
     with pytest.raises(InputError, match='plain eager model is fp32'):
         init_pose_model(pose[0], pose[1], fast=False, precision='bf16')
-    with pytest.raises(InputError, match="precision 'int8'"):
-        init_pose_model(pose[0], pose[1], precision='int8')
+    with pytest.raises(InputError, match="precision 'int8' runs on the CPU"):
+        init_pose_model(pose[0], pose[1], device='cuda:0', precision='int8')
     with pytest.raises(InputError, match='a config is needed'):
         init_pose_model(None, pose[1])
 

@@ -1,11 +1,12 @@
-"""Inputs of whole-image inference: an image, a folder of images, a video.
+"""Inputs of whole-image inference: an image, a folder of images, a video,
+a camera.
 
 All readers raise :class:`InputError` (a ``ValueError``) with a one-line
 message naming the offending path, so a command-line tool can print it
 instead of a traceback from inside OpenCV or mmcv.
 """
 from pathlib import Path
-from typing import Iterator, List, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 import mmcv
 import numpy as np
@@ -115,3 +116,55 @@ class VideoFrames:
             if frame is None:
                 return
             yield frame
+
+
+def camera_index(text: str) -> Optional[int]:
+    """The camera index an ``--input`` names (``'webcam'`` is camera 0, a
+    bare number is that camera), or None for a path."""
+    if text == 'webcam':
+        return 0
+    return int(text) if text.isdigit() and not Path(text).exists() else None
+
+
+class CameraFrames:
+    """The frames of a camera (OpenCV ``VideoCapture(index)``), until it
+    stops delivering or the caller stops iterating.
+
+    Attributes:
+        name (str): ``'webcam'`` for camera 0, else ``'camera<index>'``: the
+            stem of the output files.
+        fps (float): The camera's frame rate (25 when it reports none).
+        num_frames (int): 0 (unknown).
+        size (tuple): (width, height) of the first frame, in pixels.
+
+    Raises:
+        InputError: On construction, when the camera cannot be opened or
+            delivers no frame.
+    """
+
+    def __init__(self, index: int):
+        import cv2
+        self.name = 'webcam' if index == 0 else f'camera{index}'
+        self._cap = cv2.VideoCapture(index)
+        ok, self._first = (self._cap.read() if self._cap.isOpened() else
+                           (False, None))
+        if not ok or self._first is None:
+            self._cap.release()
+            raise InputError(f'cannot open camera {index} (no such device, '
+                             'or it delivers no frames)')
+        self.fps = self._cap.get(cv2.CAP_PROP_FPS) or 25.0
+        self.num_frames = 0
+        self.size = (self._first.shape[1], self._first.shape[0])
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        """Yield (H, W, 3) uint8 BGR frames; releases the camera at the
+        end."""
+        try:
+            frame = self._first
+            while frame is not None:
+                yield frame
+                ok, frame = self._cap.read()
+                if not ok:
+                    frame = None
+        finally:
+            self._cap.release()

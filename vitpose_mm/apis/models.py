@@ -102,9 +102,11 @@ def init_pose_model(config: Union[str, Config, None], checkpoint: str,
             trusted files.
         fast (bool): Optimize for inference (see above); False returns the
             plain eager fp32 model (e.g. to train, export or inspect it).
-        precision (str): ``'fp32'``, ``'bf16'`` or ``'fp16'`` compute of
-            the fast path (LayerNorm, softmax accumulation and heatmaps
-            stay float32). Half precision needs ``fast``.
+        precision (str): ``'fp32'``, ``'bf16'``, ``'fp16'`` or ``'int8'``
+            compute of the fast path (LayerNorm, softmax accumulation and
+            heatmaps stay float32; int8: dynamic int8 linear layers, CPU
+            only, :mod:`vitpose_mm.deploy.int8`). These need ``fast``. An
+            ``.onnx`` file runs in the precision it was exported in.
 
     Raises:
         InputError: Bad config, unreadable checkpoint, a checkpoint that
@@ -122,6 +124,8 @@ def init_pose_model(config: Union[str, Config, None], checkpoint: str,
     if config is None:
         raise InputError(f'pose checkpoint {checkpoint}: a config is needed '
                          '(only .onnx files carry their own)')
+    if precision == 'int8' and torch.device(device).type != 'cpu':
+        raise InputError(f"precision 'int8' runs on the CPU, not {device}")
     if precision != 'fp32' and not fast:
         raise InputError(f'precision {precision} runs on the fast path; '
                          'the plain eager model is fp32')
@@ -183,9 +187,6 @@ def _init_onnx_pose_model(config: Union[str, Config, None], path: str,
     if torch.device(device).type != 'cpu':
         raise InputError(f'pose checkpoint {path}: ONNX models run on the '
                          f'CPU (onnxruntime), not on {device}')
-    if precision != 'fp32':
-        raise InputError(f'pose checkpoint {path}: ONNX models are '
-                         f'exported in fp32, not {precision}')
     try:
         from vitpose_mm.deploy import OnnxPoseModel
         runner = OnnxPoseModel(path)
@@ -195,6 +196,11 @@ def _init_onnx_pose_model(config: Union[str, Config, None], path: str,
     except Exception as err:  # not ONNX, not exported by us, ...
         msg = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise InputError(f'cannot read ONNX model {path}: {msg}') from None
+    # An ONNX file's precision is fixed at export ('fp32': as exported).
+    if precision not in ('fp32', runner.precision):
+        raise InputError(f'pose checkpoint {path}: the ONNX model was '
+                         f'exported in {runner.precision}, not {precision} '
+                         '(export_onnx --int8 writes int8)')
     if config is not None:
         cfg = load_config(config)
         try:

@@ -7,6 +7,8 @@ One instance is a dict with mmpose's field names (those of
 - ``keypoints``: K x [x, y], ``keypoint_scores``: K floats.
 """
 import json
+import os
+import tempfile
 from pathlib import Path
 from typing import List
 
@@ -39,24 +41,68 @@ def to_instances(sample) -> List[dict]:
 
 
 def write_json(path: Path, obj) -> None:
-    """Write ``obj`` (lists / dicts of numbers and strings) as JSON."""
-    with open(path, 'w', encoding='utf-8') as f:
-        json.dump(obj, f)
+    """Write ``obj`` (lists / dicts of numbers and strings) as JSON,
+    atomically: into a temporary file beside ``path``, then renamed over
+    it, so a reader (or a killed run) never sees a half-written file."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
+    try:
+        with os.fdopen(fd, 'w', encoding='utf-8') as f:
+            json.dump(obj, f)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
-def make_visualizer(dataset_meta: dict, name: str = 'vitpose_mm_demo'):
+class JsonLinesWriter:
+    """Append one JSON value per line to ``path``, flushed at each line, so
+    an interrupted run keeps every line written before it (JSON Lines)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._file = open(self.path, 'w', encoding='utf-8')
+
+    def write(self, obj) -> None:
+        """Append ``obj`` as one line and flush it to the OS."""
+        self._file.write(json.dumps(obj) + '\n')
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def make_visualizer(dataset_meta: dict,
+                    name: str = 'vitpose_mm_demo',
+                    radius: int = 3,
+                    line_width: int = 2,
+                    alpha: float = 0.8,
+                    skeleton_style: str = 'mmpose'):
     """A :class:`PoseLocalVisualizer` drawing the skeleton of
-    ``dataset_meta`` (the pose model's), without storage backends."""
+    ``dataset_meta`` (the pose model's), without storage backends.
+
+    Args:
+        radius (int): Keypoint radius in pixels (mmpose's demo: 3).
+        line_width (int): Link and box thickness in pixels (mmpose's: 1).
+        alpha (float): Opacity of the boxes (mmpose's demo: 0.8).
+        skeleton_style (str): ``'mmpose'`` or ``'openpose'``; pass the same
+            to :func:`render`.
+    """
     from mmpose.visualization import PoseLocalVisualizer
 
-    visualizer = PoseLocalVisualizer(name=name, radius=3, line_width=2)
-    visualizer.set_dataset_meta(dataset_meta)
+    visualizer = PoseLocalVisualizer(
+        name=name, radius=radius, line_width=line_width, alpha=alpha)
+    visualizer.set_dataset_meta(dataset_meta, skeleton_style=skeleton_style)
     return visualizer
 
 
 def render(visualizer, img: np.ndarray, sample=None,
-           kpt_thr: float = 0.3) -> np.ndarray:
-    """Draw boxes and skeletons on a copy of an image.
+           kpt_thr: float = 0.3, draw_bbox: bool = True,
+           show_kpt_idx: bool = False, skeleton_style: str = 'mmpose',
+           draw_heatmap: bool = False) -> np.ndarray:
+    """Draw skeletons (and boxes, keypoint indices, heatmaps) on a copy of
+    an image, with mmpose's :class:`PoseLocalVisualizer`.
 
     Args:
         visualizer (PoseLocalVisualizer): From :func:`make_visualizer`.
@@ -65,14 +111,26 @@ def render(visualizer, img: np.ndarray, sample=None,
             nothing.
         kpt_thr (float): Keypoints (and their links) scoring at or below
             this are not drawn.
+        draw_bbox (bool): Draw the person boxes.
+        show_kpt_idx (bool): Write each keypoint's index beside it.
+        skeleton_style (str): ``'mmpose'`` or ``'openpose'`` (COCO's 17
+            keypoints only, as in mmpose); the visualizer's, from
+            :func:`make_visualizer`.
+        draw_heatmap (bool): Stack the summed heatmaps (``sample``'s
+            ``pred_fields.heatmaps``) under the image.
 
     Returns:
-        np.ndarray: (H, W, 3) uint8 BGR image, the size of ``img``.
+        np.ndarray: (H, W, 3) uint8 BGR image, the size of ``img``; (2H, W,
+        3) with ``draw_heatmap``.
     """
     if sample is None:
-        return img.copy()
+        img = img.copy()
+        return np.concatenate([img, np.zeros_like(img)]) if draw_heatmap \
+            else img
     visualizer.add_datasample(
         'pose', np.ascontiguousarray(img[..., ::-1]), data_sample=sample,
-        draw_gt=False, draw_bbox=True, kpt_thr=kpt_thr)
+        draw_gt=False, draw_bbox=draw_bbox, draw_heatmap=draw_heatmap,
+        show_kpt_idx=show_kpt_idx, skeleton_style=skeleton_style,
+        kpt_thr=kpt_thr)
     return np.ascontiguousarray(visualizer.get_image()[..., ::-1])
 

@@ -20,14 +20,16 @@ Typical use::
 """
 from .convert import (LAYOUTS, TARGETS, check_fits, check_same_tensors,
                       convert_state_dict, detect_layout)
-from .io import (UnsafeCheckpointError, load_state_dict_file,
-                 save_state_dict_file, unwrap_state_dict)
+from .io import (UnsafeCheckpointError, checkpoint_problem,
+                 load_state_dict_file, save_state_dict_file,
+                 unwrap_state_dict)
 from .moe import (RELEASED_DATASETS, expert_config, init_experts,
                   merge_experts, select_head, split_experts)
 
 __all__ = [
     'LAYOUTS', 'RELEASED_DATASETS', 'TARGETS', 'UnsafeCheckpointError',
-    'check_fits', 'check_same_tensors', 'convert_state_dict', 'detect_layout', 'expert_config',
+    'check_fits', 'check_same_tensors', 'checkpoint_problem',
+    'convert_state_dict', 'detect_layout', 'expert_config',
     'init_experts', 'load_state_dict_file', 'merge_experts',
     'save_state_dict_file', 'select_head', 'split_experts',
     'unwrap_state_dict'

@@ -255,6 +255,15 @@ def check_fits(model: nn.Module,
     for key, value in own.items():
         if (key.startswith(heads) and key.endswith('final_layer.weight')
                 and key in ours and ours[key].shape[0] != value.shape[0]):
+            head = getattr(model, 'head', None)
+            if hasattr(head, 'tag_dim'):  # bottom-up AE: K heatmaps + K*L tags
+                raise ValueError(
+                    f'The checkpoint does not fit the model: {key} is '
+                    f'{_shape(ours[key])} in the checkpoint but '
+                    f'{_shape(value)} in the model, whose head predicts '
+                    f'{head.num_keypoints} keypoints with tag_dim='
+                    f'{head.tag_dim}; the checkpoint has another keypoint '
+                    'count or tag dimension')
             raise ValueError(
                 f'The checkpoint predicts {ours[key].shape[0]} keypoints but '
                 f'the model {value.shape[0]} ({key}); it was trained on '

@@ -161,3 +161,31 @@ def save_state_dict_file(state: StateDict,
         torch.save({'state_dict': state, 'meta': dict(meta or {})}, path)
     else:
         torch.save(state, path)
+
+
+def checkpoint_problem(path: str) -> Optional[str]:
+    """Why the ``torch.save`` file at ``path`` cannot be resumed from, or
+    None when it is complete.
+
+    A torch checkpoint is a zip archive; a file cut short by a kill during
+    the write has no central directory or fails a CRC. Every member is
+    read (the whole file), so this costs one read of the checkpoint.
+
+    Returns:
+        str or None: ``'missing'``, ``'not a torch checkpoint (...)'`` or
+        ``'torn (...)'``.
+    """
+    import zipfile
+    if not os.path.isfile(path):
+        return 'missing'
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except zipfile.BadZipFile as err:
+        size = os.path.getsize(path)
+        return f'torn or not a torch checkpoint ({err}; {size} bytes)'
+    except (OSError, EOFError) as err:
+        return f'unreadable ({err})'
+    if bad is not None:
+        return f'torn (member {bad} fails its CRC)'
+    return None

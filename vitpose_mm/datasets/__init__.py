@@ -7,10 +7,15 @@
   metainfo (no conversion to a shared keypoint set);
 - :class:`ViTPoseAPT36KDataset` (``DATASETS``) reads APT-36K, whose
   metainfo mmpose lacks (``configs/_base_/datasets/apt36k.py``).
+
+Bottom-up training: :class:`ViTPoseBottomupGetHeatmapMask` (``TRANSFORMS``)
+is mmpose's heatmap mask with a numpy-2-safe mask decoder.
 """
 from .apt36k import APT36K_METAINFO, ViTPoseAPT36KDataset
+from .bottomup_transforms import ViTPoseBottomupGetHeatmapMask
 from .multi_dataset import ViTPoseMultiDataset
 from .transforms import ViTPoseSetDatasetIndex
 
-__all__ = ['APT36K_METAINFO', 'ViTPoseAPT36KDataset', 'ViTPoseMultiDataset',
+__all__ = ['APT36K_METAINFO', 'ViTPoseAPT36KDataset',
+           'ViTPoseBottomupGetHeatmapMask', 'ViTPoseMultiDataset',
            'ViTPoseSetDatasetIndex']

@@ -24,11 +24,13 @@ import warnings
 
 import torch
 
-#: Names of the precision modes and their compute dtypes.
+#: Names of the precision modes and their compute dtypes. ``'int8'``:
+#: dynamic int8 linear layers, the rest float32 (:mod:`.int8`; CPU only).
 PRECISIONS = {
     'fp32': torch.float32,
     'bf16': torch.bfloat16,
     'fp16': torch.float16,
+    'int8': torch.qint8,
 }
 #: Backends of :func:`vitpose_mm.deploy.optimize_for_inference`.
 BACKENDS = ('auto', 'onednn', 'eager')
@@ -59,7 +61,8 @@ def onednn_preferred(dtype: torch.dtype) -> bool:
 
 
 def precision_dtype(precision: str) -> torch.dtype:
-    """'fp32' | 'bf16' | 'fp16' -> the compute dtype.
+    """'fp32' | 'bf16' | 'fp16' | 'int8' -> the compute dtype (``qint8``
+    for int8's linear layers).
 
     Raises:
         ValueError: On another name.

@@ -8,18 +8,10 @@ Decoding (UDP / DARK) and flip test stay in Python
 (:class:`~vitpose_mm.deploy.OnnxPoseModel`), as in the PyTorch model.
 
 The file carries what is needed to use it without the checkpoint, as
-ONNX metadata (``metadata_props``):
-
-===========================  ==========================================
-key                          value
-===========================  ==========================================
-``vitpose_mm.format``        ``'1'``
-``vitpose_mm.config``        the full mmengine config text (pipeline,
-                             data preprocessor, codec, test_cfg)
-``vitpose_mm.dataset``       ViTPose+: the dataset whose expert and
-                             head were exported (e.g. ``'coco'``), else
-                             ``''``
-===========================  ==========================================
+ONNX metadata (``metadata_props``): the config text, the ViTPose+ dataset
+and a ``vitpose_mm.runtime`` JSON with everything a reader without
+mmengine / mmpose needs (``projects/vitpose_runtime``); the keys are
+listed in :mod:`vitpose_mm.deploy.onnx_meta`.
 
 Export uses ``torch.onnx.export(dynamo=True)`` (needs onnx and onnxscript,
 ``requirements/export.txt``); models over 2 GB (ViTPose-H) get their
@@ -35,11 +27,9 @@ from mmengine.config import Config
 from torch import nn
 
 from .heatmap_net import HeatmapNet
+from .onnx_meta import (FORMAT_VERSION, META_CONFIG, META_DATASET,
+                        META_FORMAT, META_RUNTIME, runtime_spec_json)
 
-FORMAT_VERSION = '1'
-META_FORMAT = 'vitpose_mm.format'
-META_CONFIG = 'vitpose_mm.config'
-META_DATASET = 'vitpose_mm.dataset'
 #: ONNX opsets the export is tested with (>= 17: LayerNormalization).
 MIN_OPSET = 17
 
@@ -61,7 +51,8 @@ def export_onnx(model: nn.Module,
                 batch: Union[str, int] = 'dynamic',
                 cfg: Optional[Config] = None,
                 verify: bool = True,
-                atol: float = 1e-4) -> Path:
+                atol: float = 1e-4,
+                int8: bool = False) -> Path:
     """Export ``model`` to an ONNX file with its config as metadata.
 
     Args:
@@ -79,6 +70,10 @@ def export_onnx(model: nn.Module,
         verify (bool): Run the file with onnxruntime on a random batch and
             compare with PyTorch.
         atol (float): Largest heatmap difference ``verify`` accepts.
+        int8 (bool): Quantise the linear layers to dynamic int8 after
+            the fp32 graph is written and verified
+            (:func:`~vitpose_mm.deploy.int8.quantize_onnx_int8`; the
+            runtime JSON then says ``"precision": "int8"``).
 
     Returns:
         Path: ``path``.
@@ -118,12 +113,17 @@ def export_onnx(model: nn.Module,
             META_FORMAT: FORMAT_VERSION,
             META_CONFIG: cfg.pretty_text,
             META_DATASET: net.dataset_name or '',
+            META_RUNTIME: runtime_spec_json(
+                cfg, net.dataset_name, 'int8' if int8 else 'fp32'),
         })
         program.save(str(path))
         if verify:
             with torch.no_grad():
                 expected = net(example).numpy()
             verify_onnx(path, example.numpy(), expected, atol)
+        if int8:
+            from .int8 import quantize_onnx_int8
+            quantize_onnx_int8(path, path)
     finally:
         model.train(was_training)
     return path

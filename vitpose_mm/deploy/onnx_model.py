@@ -11,54 +11,22 @@ Two ways in:
   :func:`vitpose_mm.apis.estimate_poses`) run it on whole images and boxes
   with the config's pipeline, preprocessing, flip test and decoding.
 """
-from copy import deepcopy
+import json
 from pathlib import Path
 from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 from mmengine.config import Config
-from mmpose.registry import DATASETS, KEYPOINT_CODECS, MODELS
+from mmpose.registry import KEYPOINT_CODECS, MODELS
 from torch import Tensor, nn
 
-from .onnx_export import (FORMAT_VERSION, META_CONFIG, META_DATASET,
-                          META_FORMAT)
+from .onnx_meta import (FORMAT_VERSION, META_CONFIG, META_DATASET,
+                        META_FORMAT, META_RUNTIME, dataset_meta, head_config)
 
 ArrayLike = Union[np.ndarray, Tensor]
 
-
-def _dataset_entry(cfg: Config, dataset: str) -> dict:
-    for entry in cfg.model.get('datasets') or []:
-        if entry.get('name') == dataset:
-            return entry
-    raise ValueError(f'The exported config has no dataset {dataset!r}')
-
-
-def head_config(cfg: Config, dataset: Optional[str] = None) -> dict:
-    """The head config of ``cfg`` (ViTPose+: with ``dataset``'s
-    overrides)."""
-    head = dict(deepcopy(cfg.model.head))
-    if dataset:
-        head.update(deepcopy(_dataset_entry(cfg, dataset).get('head') or {}))
-    return head
-
-
-def dataset_meta(cfg: Config, dataset: Optional[str] = None) -> dict:
-    """The dataset metainfo that mmpose's ``init_model`` would give
-    (ViTPose+: that of ``dataset``'s entry), parsed by
-    ``parse_pose_metainfo``."""
-    from mmpose.apis.inference import dataset_meta_from_config
-    from mmpose.datasets.datasets.utils import parse_pose_metainfo
-    if not dataset:
-        meta = dataset_meta_from_config(cfg, dataset_mode='train')
-        if meta is None:
-            raise ValueError('The exported config names no dataset')
-        return meta
-    entry = _dataset_entry(cfg, dataset)
-    if 'metainfo' in entry:
-        return parse_pose_metainfo(deepcopy(dict(entry['metainfo'])))
-    return parse_pose_metainfo(
-        deepcopy(DATASETS.get(entry['dataset_type']).METAINFO))
+__all__ = ['OnnxHeatmaps', 'OnnxPoseModel', 'dataset_meta', 'head_config']
 
 
 class OnnxPoseModel:
@@ -80,6 +48,8 @@ class OnnxPoseModel:
         codec: The built codec (``ViTPoseUDPHeatmap``) of the head.
         test_cfg (dict): ``flip_test``, ``flip_mode``, ``shift_heatmap``.
         dataset_meta (dict): Keypoint names, flip indices, skeleton.
+        precision (str): ``'fp32'``, or ``'int8'`` for a file written by
+            ``export_onnx(..., int8=True)`` (``--int8``).
 
     Raises:
         ValueError: If the file was not written by :func:`export_onnx`.
@@ -114,6 +84,9 @@ class OnnxPoseModel:
         test_cfg.pop('dataset', None)
         self.test_cfg = test_cfg
         self.dataset_meta = dataset_meta(self.cfg, self.dataset)
+        # Files exported before the runtime JSON existed are fp32.
+        spec = json.loads(meta.get(META_RUNTIME) or '{}')
+        self.precision = spec.get('precision', 'fp32')
 
     # ---------------------------------------------------------- arrays --
     def heatmaps(self, crops: ArrayLike) -> np.ndarray:
@@ -192,16 +165,20 @@ class OnnxPoseModel:
         ``data_preprocessor``, ``test_cfg`` (flip test), ``cfg`` and
         ``dataset_meta`` are the config's.
         """
+        from mmengine.registry import DefaultScope
         from mmpose.models.pose_estimators import TopdownPoseEstimator
         num_keypoints = int(self.head_cfg['out_channels'])
-        model = TopdownPoseEstimator(
-            backbone=dict(type='ViTPoseOnnxHeatmaps', runner=self),
-            head=dict(
-                type='HeatmapHead', in_channels=num_keypoints,
-                out_channels=num_keypoints, deconv_out_channels=None,
-                final_layer=None, decoder=self.head_cfg['decoder']),
-            test_cfg=self.test_cfg,
-            data_preprocessor=self.cfg.model.data_preprocessor)
+        # Built in mmpose's scope: a detector built before (mmdet's
+        # init_detector) leaves 'mmdet' as the default scope.
+        with DefaultScope.overwrite_default_scope('mmpose'):
+            model = TopdownPoseEstimator(
+                backbone=dict(type='ViTPoseOnnxHeatmaps', runner=self),
+                head=dict(
+                    type='HeatmapHead', in_channels=num_keypoints,
+                    out_channels=num_keypoints, deconv_out_channels=None,
+                    final_layer=None, decoder=self.head_cfg['decoder']),
+                test_cfg=self.test_cfg,
+                data_preprocessor=self.cfg.model.data_preprocessor)
         model.cfg = self.cfg
         model.dataset_meta = self.dataset_meta
         return model.eval()

@@ -34,6 +34,7 @@ from vitpose_mm.models.layers import MoEMlp, Mlp
 
 from .conv import (channels_last_inputs, contiguous_output, convert_conv,
                    convert_convs, fold_batch_norms)
+from .int8 import quantize_linear_int8
 from .kernels import precision_dtype, resolve_backend
 from .linear import FastLinear
 from .moe import FastMoEMlp
@@ -109,7 +110,9 @@ def optimize_for_inference(model: nn.Module,
 
     Args:
         model (nn.Module): A model with its weights loaded.
-        precision (str): ``'fp32'``, ``'bf16'`` or ``'fp16'``.
+        precision (str): ``'fp32'``, ``'bf16'``, ``'fp16'`` or ``'int8'``
+            (CPU only: dynamic int8 linear layers, the rest float32;
+            :mod:`vitpose_mm.deploy.int8`).
         backend (str): ``'auto'`` (oneDNN with prepacked weights on CPUs
             where it is faster for the dtype, eager kernels otherwise, e.g.
             on GPUs or fp32 on AVX2 CPUs),
@@ -131,6 +134,8 @@ def optimize_for_inference(model: nn.Module,
         raise ValueError('This model has been optimized already '
                          f'({model.deploy_cfg}); optimize the eager model')
     dtype = precision_dtype(precision)
+    if precision == 'int8':
+        return _optimize_int8(model, backend, inplace)
     kernel = resolve_backend(backend, _device(model), dtype)
     if not inplace:
         model = copy.deepcopy(model)
@@ -147,6 +152,28 @@ def optimize_for_inference(model: nn.Module,
     _replace(model, Mlp, partial(_fuse_mlp_gelu, make_linear=make_linear))
     _replace(model, nn.Linear, lambda linear: make_linear(linear, False))
     model.deploy_cfg = dict(precision=precision, backend=kernel)
+    return model
+
+
+def _optimize_int8(model: nn.Module, backend: str,
+                   inplace: bool) -> nn.Module:
+    """``'int8'``: the fp32 head rewrite, then dynamic int8 linear layers
+    (:func:`~vitpose_mm.deploy.int8.quantize_linear_int8`); LayerNorm,
+    attention's softmax and products, GELU and the head stay float32."""
+    device = _device(model)
+    if device.type != 'cpu':
+        raise ValueError(f"precision 'int8' runs on the CPU, not {device}")
+    kernel = resolve_backend(backend, device, torch.float32)
+    if not inplace:
+        model = copy.deepcopy(model)
+    model.eval().requires_grad_(False)
+    for head in _heads(model):
+        _optimize_head(head, torch.float32, kernel)
+    if isinstance(getattr(model, 'neck', None), nn.Module):
+        channels_last_inputs(model.neck)
+    quantize_linear_int8(model)
+    model.deploy_cfg = dict(
+        precision='int8', backend=torch.backends.quantized.engine)
     return model
 
 

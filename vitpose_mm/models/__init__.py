@@ -2,9 +2,12 @@
 from .backbones import (VITPOSE_ARCHS, VITPOSE_PLUS_PART_FEATURES,
                         ViTPoseBackbone, ViTPosePlusBackbone)
 from .distillers import ViTPoseDistiller, ViTPoseKnowledgeTokenLearner
+from .heads import ViTPoseAEHead
+from .losses import ViTPoseAELoss
+from .necks import ViTPoseUpsampleNeck
 from .pose_estimators import ViTPosePlusEstimator
 
 __all__ = ['VITPOSE_ARCHS', 'VITPOSE_PLUS_PART_FEATURES', 'ViTPoseBackbone',
-           'ViTPoseDistiller',
+           'ViTPoseAEHead', 'ViTPoseAELoss', 'ViTPoseDistiller',
            'ViTPoseKnowledgeTokenLearner', 'ViTPosePlusBackbone',
-           'ViTPosePlusEstimator']
+           'ViTPosePlusEstimator', 'ViTPoseUpsampleNeck']

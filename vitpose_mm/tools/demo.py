@@ -7,13 +7,25 @@ Usage::
         (--det-config CFG --det-checkpoint CKPT | --bboxes FILE) \\
         --output-dir DIR [--device cpu] [--bbox-thr 0.3] [--kpt-thr 0.3] \\
         [--det-cat-id 0] [--nms-thr 0.3] [--batch-size N] [--no-render] \\
-        [--precision fp32|bf16|fp16] [--eager] [--unsafe-pickle]
+        [--precision fp32|bf16|fp16] [--eager] \\
+        [--unsafe-pickle] [--unsafe-pickle-det] \\
+        [--show] [--show-interval S] [--draw-bbox] [--draw-heatmap] \\
+        [--show-kpt-idx] [--skeleton-style mmpose|openpose] \\
+        [--radius 3] [--thickness 1] [--alpha 0.8]
+
+    # a bottom-up config (model type BottomupPoseEstimator): no detector
+    python -m vitpose_mm.tools.demo --input PATH --pose-config AE_CFG \\
+        --pose-checkpoint CKPT --output-dir DIR [--bottom-up]
 
     # an ONNX file from vitpose_mm.tools.export_onnx carries its config
     python -m vitpose_mm.tools.demo --input PATH --pose-checkpoint M.onnx ...
 
 Input: an image, a folder of images (processed by file name; other files
-are ignored) or a video (.mp4, .avi, .mov, .mkv).
+are ignored), a video (.mp4, .avi, .mov, .mkv), or a camera: ``--input
+webcam`` (camera 0) or ``--input N`` (camera N), written as ``webcam.*`` /
+``cameraN.*`` and processed until it stops or Ctrl-C. ``--output-root`` is
+an alias of ``--output-dir`` (mmpose's name); ``--save-predictions`` is
+accepted for mmpose's command lines (the JSON is always written).
 
 People come from an mmdet detector (label --det-cat-id, score > --bbox-thr,
 then NMS at --nms-thr) or, with --bboxes, from a JSON file in one of two
@@ -28,6 +40,15 @@ formats:
     "score": 0.99, "category_id": 1}, ...]; only category 1 (person) is
     used, and an image is matched when its file stem is its COCO id
     (000000000785.jpg -> 785).
+
+A bottom-up pose config (mmpose's ``BottomupPoseEstimator``, e.g.
+``configs/body_2d_keypoint/associative_embedding/``) needs no boxes: the
+whole image goes through the model, people are grouped by the config's
+decoder (associative embedding, DEKR or CID), and each person's "bbox" is
+the box around its keypoints, "bbox_score" its group score; instances
+scoring <= --bbox-thr are dropped. The config's model type decides;
+--bottom-up only states it (and is refused with a top-down config).
+--det-config / --bboxes are refused with a bottom-up model.
 
 Given boxes with a score <= --bbox-thr are dropped, as are boxes with zero
 or negative width or height, or outside the image (with a warning each).
@@ -47,8 +68,11 @@ the config stored in the file (--pose-config optional; if given, it must
 have the file's input size and keypoint count).
 
 Checkpoints are read without unpickling (``torch.load(weights_only=True)``
-or safetensors); mmengine training checkpoints, which also hold Python
-objects, need --unsafe-pickle. The pose checkpoint may be in any layout
+or safetensors); the Python objects of mmengine training checkpoints are on
+the allow-list of ``vitpose_mm.checkpoint.safe_globals``. Anything else is
+refused unless trusted per file: --unsafe-pickle for the pose checkpoint
+only, --unsafe-pickle-det for the detector checkpoint only. The pose
+checkpoint may be in any layout
 ``vitpose_mm.checkpoint`` converts (ours, original ViTPose, mmpose, Hugging
 Face); it must fit the pose config exactly.
 
@@ -56,18 +80,33 @@ Output in --output-dir, for an input named NAME.EXT:
 
 - NAME.json: a list of people, each {"bbox": [x1, y1, x2, y2],
   "bbox_score": s, "keypoints": [[x, y], ...] (K), "keypoint_scores":
-  [...] (K)}, image pixels; [] for an image without people. For a video,
-  one list of people per frame.
-- NAME.EXT (NAME.mp4 for a video): the input with boxes and skeletons
-  drawn, keypoints scoring <= --kpt-thr left out; not with --no-render.
+  [...] (K)}, image pixels; [] for an image without people. For a video
+  or camera, one list of people per frame, written when the run ends
+  (also when interrupted). JSON files are written atomically.
+- NAME.jsonl (video or camera): one line per frame, {"frame": i,
+  "instances": [...]}, appended and flushed as each frame is done, so a
+  run killed midway keeps every finished frame.
+- NAME.EXT (NAME.mp4 for a video or camera): the input with skeletons
+  drawn (mmpose's PoseLocalVisualizer: boxes with --draw-bbox, summed
+  heatmaps stacked below with --draw-heatmap), keypoints scoring <=
+  --kpt-thr left out; not with --no-render. Ctrl-C (or SIGTERM) stops a
+  video cleanly: the mp4 is closed and playable.
 
-Errors (missing or unreadable input, a checkpoint that does not fit the
-config, a bad box file) end the program with a one-line message and exit
-status 1. An unreadable image in a folder is skipped with a message, the
-others are processed, and the exit status is 1.
+--show displays each rendered image in a window (--show-interval seconds,
+or until a key for single images; q or Esc stops).
+
+Errors (missing or unreadable input, an output folder that is a file or
+cannot be written, a checkpoint that does not fit the config, a bad box
+file) end the program with a one-line message and exit status 1, before
+any model is loaded where they can be known then. An unreadable image in a
+folder is skipped with a message, the others are processed, and the exit
+status is 1. An interrupted run exits with status 130.
 """
 import argparse
 import logging
+import signal
+import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import List, Optional
@@ -79,12 +118,13 @@ import torch
 from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
 
-from vitpose_mm.apis import (InputError, VideoFrames, detect_people,
-                             estimate_poses, init_person_detector,
-                             init_pose_model, keep_valid_boxes, list_inputs,
-                             load_box_file, make_visualizer, read_image,
-                             render, select_dataset, to_instances,
-                             write_json)
+from vitpose_mm.apis import (CameraFrames, InputError, JsonLinesWriter,
+                             VideoFrames, camera_index, detect_people,
+                             estimate_poses, estimate_poses_bottomup,
+                             init_person_detector, init_pose_model,
+                             keep_valid_boxes, list_inputs, load_box_file,
+                             make_visualizer, read_image, render,
+                             select_dataset, to_instances, write_json)
 from vitpose_mm.deploy.kernels import PRECISIONS
 
 NO_BOXES = np.zeros((0, 5), dtype=np.float32)
@@ -103,9 +143,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         prog='python -m vitpose_mm.tools.demo', description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--input', required=True,
-                        help='image, folder of images, or video')
+                        help='image, folder of images, video, or a camera: '
+                        'webcam (camera 0) or its index')
     parser.add_argument('--pose-config',
-                        help='top-down pose config (file or pkg::path); '
+                        help='pose config (file or pkg::path), top-down or '
+                        'bottom-up; '
                         'optional for an .onnx checkpoint')
     parser.add_argument('--pose-checkpoint', required=True,
                         help='pose checkpoint (.pth, .safetensors) or a '
@@ -115,11 +157,18 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='mmdet config, e.g. '
                         'mmdet::yolox/yolox_nano_8xb8-300e_coco.py')
     parser.add_argument('--det-checkpoint', help='mmdet checkpoint (.pth)')
+    parser.add_argument('--bottom-up', action='store_true',
+                        help='the pose config is bottom-up (whole image, no '
+                        'detector); the config decides, this only checks')
     parser.add_argument('--bboxes',
                         help='JSON person boxes instead of a detector '
                         '(formats (a) and (b) above)')
-    parser.add_argument('--output-dir', required=True,
-                        help='folder for the JSON and rendered files')
+    parser.add_argument('--output-dir', '--output-root', dest='output_dir',
+                        help='folder for the JSON and rendered files '
+                        '(needed unless --show)')
+    parser.add_argument('--save-predictions', action='store_true',
+                        help='accepted for mmpose\'s command lines: the '
+                        'JSON predictions are always written')
     parser.add_argument('--device',
                         help='torch device (default: cuda:0 if there is a '
                         'GPU and the pose checkpoint is not .onnx, else cpu)')
@@ -150,17 +199,53 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--no-render', action='store_true',
                         help='write the JSON files only')
     parser.add_argument('--unsafe-pickle', action='store_true',
-                        help='read checkpoints holding Python objects '
-                        'besides tensors (mmengine training checkpoints); '
-                        'unpickling can run code: trusted files only')
+                        help='unpickle the POSE checkpoint even if it holds '
+                        'Python objects outside the safe types (mmengine '
+                        'training checkpoints do not need it); unpickling '
+                        'can run code: trusted files only')
+    parser.add_argument('--unsafe-pickle-det', action='store_true',
+                        help='the same for the DETECTOR checkpoint only')
+    draw = parser.add_argument_group('drawing (mmpose\'s demo options)')
+    draw.add_argument('--show', action='store_true',
+                      help='show the rendered images in a window')
+    draw.add_argument('--show-interval', type=float, default=0,
+                      help='seconds each image is shown (0: until a key '
+                      'for images, one frame time for videos)')
+    draw.add_argument('--draw-bbox', action='store_true',
+                      help='draw the person boxes')
+    draw.add_argument('--draw-heatmap', action='store_true',
+                      help='stack the predicted heatmaps under the image '
+                      '(PyTorch models)')
+    draw.add_argument('--show-kpt-idx', action='store_true',
+                      help='write each keypoint\'s index beside it')
+    draw.add_argument('--skeleton-style', default='mmpose',
+                      choices=['mmpose', 'openpose'],
+                      help='skeleton style (openpose: COCO keypoints only)')
+    draw.add_argument('--radius', type=_positive_int, default=3,
+                      help='keypoint radius in pixels (%(default)s)')
+    draw.add_argument('--thickness', type=_positive_int, default=1,
+                      help='link thickness in pixels (%(default)s)')
+    draw.add_argument('--alpha', type=float, default=0.8,
+                      help='box opacity (%(default)s)')
     args = parser.parse_args(argv)
+    onnx = args.pose_checkpoint.lower().endswith('.onnx')
+    config_bottomup = (not onnx and args.pose_config is not None
+                       and _config_is_bottomup(args.pose_config))
+    if args.bottom_up and not config_bottomup:
+        parser.error(f'--bottom-up: {args.pose_config or args.pose_checkpoint}'
+                     ' is not a bottom-up model (model type '
+                     'BottomupPoseEstimator)')
+    args.bottom_up = config_bottomup
     has_det = (args.det_config is not None, args.det_checkpoint is not None)
+    if args.bottom_up and (any(has_det) or args.bboxes is not None):
+        parser.error('a bottom-up pose model finds people itself: drop '
+                     '--det-config / --det-checkpoint / --bboxes')
     if args.bboxes is not None and any(has_det):
         parser.error('give either --bboxes or --det-config with '
                      '--det-checkpoint, not both')
-    if args.bboxes is None and not all(has_det):
-        parser.error('give --det-config and --det-checkpoint, or --bboxes')
-    onnx = args.pose_checkpoint.lower().endswith('.onnx')
+    if (not args.bottom_up and args.bboxes is None and not all(has_det)):
+        parser.error('give --det-config and --det-checkpoint, or --bboxes '
+                     '(or a bottom-up pose config)')
     if args.pose_config is None and not onnx:
         parser.error('--pose-config is needed (only .onnx checkpoints carry '
                      'their own config)')
@@ -173,7 +258,27 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     if onnx and (args.eager or args.precision != 'fp32'):
         parser.error('an .onnx pose checkpoint runs in fp32 with '
                      'onnxruntime: drop --eager / --precision')
+    if onnx and args.draw_heatmap:
+        parser.error('--draw-heatmap needs a PyTorch pose model, not .onnx')
+    if args.output_dir is None and not args.show:
+        parser.error('give --output-dir (or --show)')
+    if args.no_render and (args.show or args.draw_heatmap):
+        parser.error('--no-render draws nothing: drop --show / '
+                     '--draw-heatmap')
+    if not 0 <= args.alpha <= 1:
+        parser.error(f'--alpha must be in [0, 1], got {args.alpha}')
     return args
+
+
+def _config_is_bottomup(path: str) -> bool:
+    """Whether the pose config's model is mmpose's BottomupPoseEstimator
+    (False when the config cannot be read: loading the model says why)."""
+    from vitpose_mm.apis.models import load_config
+    try:
+        cfg = load_config(path)
+    except InputError:
+        return False  # reported with exit status 1 when the model loads
+    return cfg.model.get('type') == 'BottomupPoseEstimator'
 
 
 def _log(msg: str, level: int = logging.INFO) -> None:
@@ -201,6 +306,31 @@ def _check_device(device: str) -> None:
         raise InputError(f'--device {device}: CUDA is not available')
 
 
+def check_output_dir(out_dir: Path) -> None:
+    """Prove ``out_dir`` can be created and written (a probe file in it, or
+    in its nearest existing parent), before any model is loaded; nothing
+    is created.
+
+    Raises:
+        InputError: One line when it, or a parent, is a file, or it cannot
+            be written.
+    """
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f'--output-dir {out_dir} is a file, not a folder')
+    existing = out_dir.absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f'--output-dir {out_dir}: its parent {existing} '
+                         'is a file')
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as err:
+        raise InputError(f'--output-dir {out_dir} cannot be written '
+                         f'({existing}: {err.strerror})') from None
+
+
 def _check_outputs(files: List[Path], out_dir: Path) -> None:
     """Refuse outputs that would overwrite inputs or one another."""
     if out_dir.resolve() == files[0].parent.resolve():
@@ -222,21 +352,45 @@ class Demo:
         self.args = args
         self.given = None
         self.detector = None
-        if args.bboxes is not None:
+        if args.bottom_up:
+            pass  # the pose model finds the people
+        elif args.bboxes is not None:
             self.given = load_box_file(args.bboxes, names, video=video)
         else:
+            # trust is per file: the pose flag does not reach the detector
             self.detector = init_person_detector(
                 args.det_config, args.det_checkpoint, args.device,
-                args.unsafe_pickle)
+                args.unsafe_pickle_det)
         self.pose = init_pose_model(args.pose_config, args.pose_checkpoint,
                                     args.device, args.unsafe_pickle,
                                     fast=not args.eager,
                                     precision=args.precision)
         select_dataset(self.pose, args.dataset)
         _log(f'pose model: {describe_path(self.pose)}')
-        self.visualizer = (None if args.no_render else
-                           make_visualizer(self.pose.dataset_meta))
+        if args.draw_heatmap:
+            # mmpose's heads return heatmaps in pred_fields when asked
+            self.pose.test_cfg = dict(self.pose.test_cfg or {},
+                                      output_heatmaps=True)
+        self.visualizer = (None if args.no_render else make_visualizer(
+            self.pose.dataset_meta, radius=args.radius,
+            line_width=args.thickness, alpha=args.alpha,
+            skeleton_style=args.skeleton_style))
         self.num_people = 0
+        self.stopped = False  # q / Esc in the --show window
+
+    def show(self, vis: Optional[np.ndarray], video: bool) -> None:
+        """Show ``vis`` (--show); q or Esc sets :attr:`stopped`."""
+        if not self.args.show or vis is None:
+            return
+        try:
+            cv2.imshow('vitpose_mm', vis)
+            wait = self.args.show_interval or (0.04 if video else 0)
+            key = cv2.waitKey(max(int(wait * 1000), 1) if wait else 0)
+        except cv2.error as err:
+            raise InputError(f'--show cannot open a window: {err.msg}'
+                             ) from None
+        if key & 0xFF in (ord('q'), 27):
+            self.stopped = True
 
     def boxes(self, img: np.ndarray, given: Optional[np.ndarray],
               where: str) -> np.ndarray:
@@ -254,9 +408,16 @@ class Demo:
     def process(self, img: np.ndarray, given: Optional[np.ndarray],
                 where: str):
         """People of one image: (instances, rendered image or None)."""
-        boxes = self.boxes(img, given, where)
         sample = None
-        if len(boxes):
+        if self.args.bottom_up:
+            sample = estimate_poses_bottomup(self.pose, img,
+                                             self.args.bbox_thr)
+            if sample is None:
+                boxes = NO_BOXES
+                _log(f'{where}: no person found', logging.WARNING)
+            else:
+                boxes = sample.pred_instances.bboxes
+        elif len(boxes := self.boxes(img, given, where)):
             sample = estimate_poses(self.pose, img, boxes,
                                     self.args.batch_size)
         elif self.detector is None and given is None:
@@ -265,11 +426,15 @@ class Demo:
         else:
             _log(f'{where}: no person found', logging.WARNING)
         self.num_people += len(boxes)
-        vis = (None if self.visualizer is None else
-               render(self.visualizer, img, sample, self.args.kpt_thr))
+        args = self.args
+        vis = (None if self.visualizer is None else render(
+            self.visualizer, img, sample, args.kpt_thr,
+            draw_bbox=args.draw_bbox, show_kpt_idx=args.show_kpt_idx,
+            skeleton_style=args.skeleton_style,
+            draw_heatmap=args.draw_heatmap))
         return to_instances(sample), vis
 
-    def run_images(self, files: List[Path], out_dir: Path) -> int:
+    def run_images(self, files: List[Path], out_dir: Optional[Path]) -> int:
         """Process images; return their number.
 
         Raises:
@@ -289,28 +454,39 @@ class Demo:
             else:
                 given = (self.given or {}).get(f.name)
                 instances, vis = self.process(img, given, f.name)
-                write_json(out_dir / f'{f.stem}.json', instances)
-                if vis is not None:
-                    mmcv.imwrite(vis, str(out_dir / f.name))
+                if out_dir is not None:
+                    write_json(out_dir / f'{f.stem}.json', instances)
+                    if vis is not None:
+                        mmcv.imwrite(vis, str(out_dir / f.name))
+                self.show(vis, video=False)
             if bar is not None:
                 bar.update()
+            if self.stopped:
+                break
         if failed:
             raise InputError(f'{len(failed)} of {len(files)} images could '
                              f'not be read (first: {failed[0]})')
         return len(files)
 
-    def run_video(self, path: Path, out_dir: Path) -> int:
-        """Process a video frame by frame; return the frame count."""
-        video = VideoFrames(path)
-        given = (self.given or {}).get(path.name, [])
-        writer = None
-        if self.visualizer is not None:
-            out_file = out_dir / f'{path.stem}.mp4'
-            writer = cv2.VideoWriter(str(out_file),
-                                     cv2.VideoWriter_fourcc(*'mp4v'),
-                                     video.fps, video.size)
-            if not writer.isOpened():
-                raise InputError(f'cannot write video {out_file}')
+    def run_video(self, video, name: str, out_dir: Optional[Path]) -> int:
+        """Process a video (or camera) frame by frame; return the frame
+        count.
+
+        Each frame's people are appended to ``NAME.jsonl`` as soon as they
+        are known; ``NAME.json`` (all frames) is written at the end, also
+        when the run is interrupted (the interrupt is re-raised after the
+        files are closed).
+
+        Args:
+            video (VideoFrames | CameraFrames): The frames.
+            name (str): The input's file name (for given boxes, messages).
+            out_dir (Path, optional): Output folder; None writes nothing.
+        """
+        stem = Path(name).stem
+        given = (self.given or {}).get(name, [])
+        writer = lines = None
+        if out_dir is not None:
+            lines = JsonLinesWriter(out_dir / f'{stem}.jsonl')
         frames = []
         bar = ProgressBar(video.num_frames)
         try:
@@ -318,29 +494,69 @@ class Demo:
                 # None: no boxes given for this frame (or the detector).
                 boxes = given[i] if i < len(given) else None
                 instances, vis = self.process(frame, boxes,
-                                              f'{path.name} frame {i}')
+                                              f'{name} frame {i}')
                 frames.append(instances)
-                if writer is not None:
+                if lines is not None:
+                    lines.write(dict(frame=i, instances=instances))
+                if vis is not None and out_dir is not None:
+                    if writer is None:  # sized by the first drawing
+                        writer = self._video_writer(
+                            out_dir / f'{stem}.mp4', video.fps, vis)
                     writer.write(vis)
+                self.show(vis, video=True)
                 bar.update()
+                if self.stopped:
+                    break
         finally:
             if writer is not None:
                 writer.release()
-        write_json(out_dir / f'{path.stem}.json', frames)
+            if lines is not None:
+                lines.close()
+                write_json(out_dir / f'{stem}.json', frames)
         return len(frames)
+
+    @staticmethod
+    def _video_writer(path: Path, fps: float, first: np.ndarray):
+        height, width = first.shape[:2]
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'mp4v'),
+                                 fps, (width, height))
+        if not writer.isOpened():
+            raise InputError(f'cannot write video {path}')
+        return writer
+
+
+def _interrupt_on_sigterm() -> None:
+    """Make SIGTERM stop the run like Ctrl-C (outputs closed cleanly)."""
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 def run(args: argparse.Namespace) -> None:
     """Run the demo; raise InputError on a bad input."""
-    kind, files = list_inputs(args.input)
-    out_dir = Path(args.output_dir)
-    _check_outputs(files, out_dir)
+    camera = camera_index(args.input)
+    if camera is None:
+        kind, files = list_inputs(args.input)
+    out_dir = None if args.output_dir is None else Path(args.output_dir)
+    if out_dir is not None:
+        if camera is None:
+            _check_outputs(files, out_dir)
+        check_output_dir(out_dir)
     _check_device(args.device)
-    demo = Demo(args, [f.name for f in files], video=kind == 'video')
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if camera is not None:
+        video = CameraFrames(camera)
+        kind, name = 'video', f'{video.name}.mp4'
+    elif kind == 'video':
+        video, name = VideoFrames(files[0]), files[0].name
+    demo = Demo(args, [name] if kind == 'video' else
+                [f.name for f in files], video=kind == 'video')
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     if kind == 'video':
-        count = demo.run_video(files[0], out_dir)
+        count = demo.run_video(video, name, out_dir)
         unit = 'frame'
     else:
         count = demo.run_images(files, out_dir)
@@ -352,12 +568,21 @@ def run(args: argparse.Namespace) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> None:
-    """Command-line entry; exits with a one-line message on bad input."""
+    """Command-line entry; exits with a one-line message on bad input, and
+    with status 130 when interrupted (Ctrl-C or SIGTERM)."""
     args = parse_args(argv)
+    _interrupt_on_sigterm()
     try:
         run(args)
     except InputError as err:
         raise SystemExit(f'error: {err}') from None
+    except KeyboardInterrupt:
+        print('interrupted: the outputs written so far are complete',
+              file=sys.stderr)
+        raise SystemExit(130) from None
+    finally:
+        if args.show:
+            cv2.destroyAllWindows()
 
 
 if __name__ == '__main__':

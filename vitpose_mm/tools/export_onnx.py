@@ -5,6 +5,7 @@ Examples::
     python -m vitpose_mm.tools.export_onnx CONFIG CHECKPOINT OUT.onnx
     python -m vitpose_mm.tools.export_onnx CONFIG CKPT OUT.onnx \\
         --dataset coco --opset 17 --batch dynamic
+    python -m vitpose_mm.tools.export_onnx CONFIG CKPT OUT.onnx --int8
 
 The checkpoint may be in any layout :func:`vitpose_mm.apis.init_pose_model`
 reads (ours, the original ViTPose, mmpose's, Hugging Face's) and is loaded
@@ -50,6 +51,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'onnxruntime check (default 1e-4)')
     parser.add_argument('--no-verify', action='store_true',
                         help='skip the onnxruntime check')
+    parser.add_argument('--int8', action='store_true',
+                        help='dynamic int8 linear layers (LayerNorm, '
+                        'softmax, the head and the heatmaps stay fp32); '
+                        'the fp32 graph is verified first')
     parser.add_argument('--allow-pickle', action='store_true',
                         help='read checkpoints holding Python objects '
                         '(mmengine training checkpoints); trusted files only')
@@ -73,7 +78,8 @@ def main(argv: Optional[List[str]] = None) -> None:
                                 allow_pickle=args.allow_pickle, fast=False)
         path = export_onnx(model, args.out, dataset=dataset,
                            opset=args.opset, batch=args.batch,
-                           verify=not args.no_verify, atol=args.atol)
+                           verify=not args.no_verify, atol=args.atol,
+                           int8=args.int8)
     except (InputError, ValueError, RuntimeError) as err:
         raise SystemExit(f'vitpose_mm.tools.export_onnx: {err}') from None
     print(f'wrote {path}')

@@ -33,6 +33,7 @@ from torch import nn
 
 from vitpose_mm.checkpoint import check_fits, load_state_dict_file
 from vitpose_mm.tools.data_root import check_data_files, load_config
+from vitpose_mm.tools.validate_data import validate_datasets
 from vitpose_mm.tools.launcher_args import (add_visual_args,
                                             apply_visual_args,
                                             parse_with_launcher,
@@ -51,6 +52,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--dump', help='dump the predictions to this .pkl file')
     add_visual_args(parser, badcase=True)
+    parser.add_argument(
+        '--skip-invalid',
+        action='store_true',
+        help='drop (and count) annotations that fail the check of '
+        'vitpose_mm.tools.validate_data instead of stopping')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -144,6 +150,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
     cfg = merge_args(load_config(args.config, args.cfg_options), args)
     check_data_files(cfg, ('test_dataloader', 'test_evaluator'))
+    validate_datasets(cfg, ('test_dataloader', ), args.skip_invalid)
     # Evaluation runs on the plain Runner, also for FlexibleRunner (FSDP)
     # training configs: their checkpoints hold full state dicts, and the
     # weights are loaded into the built model before the test loop.

@@ -27,18 +27,29 @@ arrays: :mod:`vitpose_mm.checkpoint.safe_globals`), so training checkpoints
 of this plugin and of stock mmpose load without unpickling code. Any other
 object is refused in one line; ``--unsafe-pickle`` unpickles it, for files
 you trust.
+
+``--resume`` without a path resumes from the checkpoint ``last_checkpoint``
+names; if that one is missing or torn (a kill while mmengine's own
+``CheckpointHook`` saved it; the plugin's ``AtomicCheckpointHook`` never
+leaves one), it warns and resumes from the newest complete
+``epoch_*.pth`` / ``iter_*.pth`` of the work directory. An explicit
+``--resume FILE`` that is torn is refused in one line.
 """
 import argparse
+import glob
 import os
 import os.path as osp
 import pickle
+import re
+import sys
 from typing import List, Optional
 
 import torch
 from mmengine.config import Config, DictAction
 
-from vitpose_mm.checkpoint.io import weights_only_detail
+from vitpose_mm.checkpoint.io import checkpoint_problem, weights_only_detail
 from vitpose_mm.tools.data_root import check_data_files, load_config
+from vitpose_mm.tools.validate_data import validate_datasets
 from vitpose_mm.tools.launcher_args import (add_visual_args,
                                             apply_visual_args, build_runner,
                                             parse_with_launcher,
@@ -78,6 +89,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         'checkpoint of --resume / load_from (training checkpoints of '
         'mmengine do not need it); unpickling can run code from the file, '
         'so only for files you trust')
+    parser.add_argument(
+        '--skip-invalid',
+        action='store_true',
+        help='drop (and count) annotations that fail the check of '
+        'vitpose_mm.tools.validate_data instead of stopping')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -130,14 +146,52 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
     if args.resume == 'auto':
         cfg.resume = True
-        cfg.load_from = None
+        cfg.load_from = find_resumable(cfg.work_dir)
     elif args.resume is not None:
         if not osp.isfile(args.resume):
             raise SystemExit(f'vitpose_mm: checkpoint to resume from not '
                              f'found: {args.resume!r}')
+        problem = checkpoint_problem(args.resume)
+        if problem:
+            raise SystemExit(f'vitpose_mm: cannot resume from '
+                             f'{args.resume}: {problem}')
         cfg.resume = True
         cfg.load_from = args.resume
     return cfg
+
+
+def find_resumable(work_dir: str) -> Optional[str]:
+    """The checkpoint to resume from in ``work_dir``: the one
+    ``last_checkpoint`` names if it is complete, else (with a warning on
+    stderr) the newest complete ``epoch_N.pth`` / ``iter_N.pth``; None
+    when there is none (training starts afresh, as in mmengine)."""
+    pointer = osp.join(work_dir, 'last_checkpoint')
+    named = None
+    if osp.isfile(pointer):
+        with open(pointer) as f:
+            named = f.read().strip() or None
+    if named is not None:
+        problem = checkpoint_problem(named)
+        if problem is None:
+            return named
+        print(f'vitpose_mm: warning: last_checkpoint names {named}, which '
+              f'is {problem}; looking for an older complete checkpoint',
+              file=sys.stderr)
+    found = []
+    for path in glob.glob(osp.join(work_dir, '*.pth')):
+        match = re.fullmatch(r'(epoch|iter)_(\d+)\.pth', osp.basename(path))
+        if match and path != named:
+            found.append((int(match.group(2)), path))
+    for _, path in sorted(found, reverse=True):
+        problem = checkpoint_problem(path)
+        if problem is None:
+            if named is not None:
+                print(f'vitpose_mm: warning: resuming from {path}',
+                      file=sys.stderr)
+            return path
+        print(f'vitpose_mm: warning: skipping {path}: {problem}',
+              file=sys.stderr)
+    return None
 
 
 def main(argv: Optional[List[str]] = None) -> None:
@@ -148,6 +202,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     if cfg.get('val_cfg') and cfg.get('val_dataloader'):
         sections += ('val_dataloader', 'val_evaluator')
     check_data_files(cfg, sections)
+    validate_datasets(cfg, sections, args.skip_invalid)
     if args.unsafe_pickle:
         # mmengine calls torch.load without weights_only; this makes torch
         # default to False for such calls (explicit True stays True).

@@ -1,4 +1,5 @@
 """Hooks registered into mmpose's ``HOOKS``."""
+from .atomic_checkpoint_hook import AtomicCheckpointHook
 from .export_hook import ViTPoseExportHook
 
-__all__ = ['ViTPoseExportHook']
+__all__ = ['AtomicCheckpointHook', 'ViTPoseExportHook']

@@ -18,7 +18,8 @@ Differences from the original, on purpose:
   **first n blocks** (``blocks[0..n-1]``). The original freezes
   ``blocks[1..n]`` and never block 0, which we take for an off-by-one.
 - The input must have the ``img_size`` grid, as in the original, but a wrong
-  size raises a ValueError instead of failing inside an addition.
+  size raises a ValueError instead of failing inside an addition, unless
+  ``dynamic_img_size=True`` (below).
 - Attention runs through ``scaled_dot_product_attention``.
 
 Additions for the paper's flexibility and transferability studies:
@@ -31,6 +32,17 @@ Additions for the paper's flexibility and transferability studies:
   a 256x192 checkpoint fine-tunes at 384x288 or 576x432 (Sec. 3.3,
   "resolution"). The source grid is inferred (see
   :func:`~vitpose_mm.models.layers.infer_pos_embed_grid`) or given.
+- ``dynamic_img_size=True`` (bottom-up, whole-image input): any input size
+  is accepted and the grid rows of ``pos_embed`` are interpolated to the
+  batch's token grid, bicubic with ``align_corners=False`` as the
+  original's ``get_abs_pos`` (``vit.py``), then the cls row is added as
+  usual. The input of ``img_size`` takes the unchanged top-down path
+  (bit-identical). Top-down configs keep the default False: a wrong crop
+  size there is a pipeline bug, not a feature. The interpolated table is
+  cached per grid only when no gradient can flow into ``pos_embed`` (eval
+  under ``no_grad``, or a frozen ``pos_embed``) and is keyed on the
+  parameter's version counter and storage, so an optimizer step or a
+  ``load_state_dict`` never leaves a stale table behind.
 - ``forward_tokens(..., extra_tokens=...)`` appends learned tokens (the
   knowledge token of Sec. 3.4) after the position embedding and drops them
   before the feature map is formed.
@@ -47,6 +59,49 @@ from torch import Tensor, nn
 from ..layers import (Mlp, PatchEmbed, TransformerBlock, WindowAttention,
                       build_attention, infer_pos_embed_grid,
                       resize_pos_embed)
+
+#: Tensors of a ViTPose backbone that a pretrained backbone checkpoint may
+#: lack (fnmatch patterns), the one place this is decided: ``last_norm``
+#: (added by ViTPose after MAE's blocks; MAE's own final ``norm`` is not
+#: taken for it, as in the original) and the relative positions of window
+#: attention (zero-initialised, ViTDet). Anything else missing is an error
+#: (:meth:`ViTPoseBackbone.load_backbone_state_dict`).
+PRETRAINED_MAY_LACK = ('last_norm.*', '*.rel_pos_h', '*.rel_pos_w')
+
+
+def may_lack(key: str) -> bool:
+    """Whether a pretrained backbone may lack tensor ``key``
+    (:data:`PRETRAINED_MAY_LACK`)."""
+    from fnmatch import fnmatchcase
+    return any(fnmatchcase(key, pattern) for pattern in PRETRAINED_MAY_LACK)
+
+
+def _summarise(keys: Sequence[str], limit: int = 8) -> str:
+    """``keys`` grouped by block, e.g. 'blocks.6-11.* (72), last_norm.*'."""
+    import re
+    blocks, others = {}, []
+    for key in keys:
+        match = re.match(r'blocks\.(\d+)\.', key)
+        if match:
+            blocks.setdefault(int(match.group(1)), []).append(key)
+        else:
+            others.append(key)
+    parts = []
+    if blocks:
+        ids = sorted(blocks)
+        if len(ids) == 1:
+            span = str(ids[0])
+        elif ids == list(range(ids[0], ids[-1] + 1)):
+            span = f'{ids[0]}-{ids[-1]}'
+        else:
+            span = ','.join(map(str, ids))
+        parts.append(f'blocks.{span}.* ({sum(map(len, blocks.values()))} '
+                     f'tensors, e.g. {blocks[ids[0]][0]})')
+    parts += others[:limit]
+    if len(others) > limit:
+        parts.append(f'... {len(others) - limit} more')
+    return ', '.join(parts)
+
 
 #: Sizes of the paper (Table 1). ViTPose-S is 384/12/12, not mmpretrain's
 #: 'small' (768/8/8).
@@ -104,6 +159,9 @@ class ViTPoseBackbone(BaseBackbone):
             the window types, e.g. 8 at 1/8 resolution (``ratio=2``).
         window_rel_pos (bool): Decomposed relative position embeddings
             inside windows (ViTDet), zero-initialised.
+        dynamic_img_size (bool): Accept inputs of any size, interpolating
+            ``pos_embed`` to each batch's grid (bottom-up whole-image
+            input); False refuses a size other than ``img_size``.
         init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=...)``
             loads any supported layout (MAE, original ViTPose, mmpose 1.x,
             transformers) and resizes ``pos_embed`` to this grid; an
@@ -138,6 +196,7 @@ class ViTPoseBackbone(BaseBackbone):
                  attn_types: Union[str, Sequence[str]] = 'full',
                  window_size: Union[int, Sequence[int]] = 8,
                  window_rel_pos: bool = True,
+                 dynamic_img_size: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         sizes = dict(embed_dim=embed_dim, depth=depth, num_heads=num_heads,
@@ -175,6 +234,9 @@ class ViTPoseBackbone(BaseBackbone):
         self.attn_types = list(attn_types)
         self.window_size = window_size
         self.window_rel_pos = window_rel_pos
+        self.dynamic_img_size = dynamic_img_size
+        # {(Hp, Wp): (key, (1, Hp*Wp, C) table)}; see grid_pos_embed.
+        self._pos_embed_cache = {}
 
         self.patch_embed = PatchEmbed(self.img_size, patch_size, in_channels,
                                       self.embed_dim, ratio)
@@ -297,8 +359,19 @@ class ViTPoseBackbone(BaseBackbone):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def load_backbone_state_dict(self, state: dict, source: str = '') -> None:
-        """Strict-on-shapes load: every tensor must fit; absent keys are
-        listed in the log (e.g. ``last_norm`` from an MAE checkpoint)."""
+        """Strict load of a pretrained backbone: every tensor must fit, and
+        every tensor of this backbone must be in ``state`` except those a
+        pretrained backbone legitimately lacks
+        (:data:`PRETRAINED_MAY_LACK`, listed in the log). Keys of
+        ``state`` this backbone has no use for (MAE's decoder, mask token)
+        are ignored and logged.
+
+        Raises:
+            ValueError: A tensor's shape does not fit, ``state`` holds no
+                tensor of this backbone, or it lacks others (e.g. blocks
+                6-11 of a 6-block MAE checkpoint offered to ViTPose-B, or
+                the experts of ViTPose+), listing them.
+        """
         own = self.state_dict()
         bad = [f'{k}: checkpoint {tuple(v.shape)} vs model '
                f'{tuple(own[k].shape)}' for k, v in state.items()
@@ -313,12 +386,20 @@ class ViTPoseBackbone(BaseBackbone):
         if not set(state) & set(own):
             raise ValueError(f'Checkpoint {source} has no backbone weights '
                              'for this model')
+        allowed = [k for k in missing if may_lack(k)]
+        lacking = [k for k in missing if not may_lack(k)]
+        if lacking:
+            raise ValueError(
+                f'Checkpoint {source} lacks {len(lacking)} tensors of this '
+                f'{type(self).__name__} (depth={self.depth}), which would '
+                f'stay random: {_summarise(lacking)}')
         self.load_state_dict({k: v for k, v in state.items() if k in own},
                              strict=False)
         from mmengine.logging import MMLogger
         logger = MMLogger.get_current_instance()
-        logger.info(f'Loaded backbone weights from {source}; missing: '
-                    f'{missing or "none"}; unexpected: {unexpected or "none"}')
+        logger.info(f'Loaded backbone weights from {source}; left at their '
+                    f'initial values: {allowed or "none"}; ignored: '
+                    f'{unexpected or "none"}')
 
     # ----------------------------------------------------------- freezing --
     def _freeze(self, *modules: nn.Module) -> None:
@@ -361,7 +442,8 @@ class ViTPoseBackbone(BaseBackbone):
         """(B, 3, H, W) image -> ((B, Hp*Wp, C) normalised tokens, (Hp, Wp)).
 
         Args:
-            x (Tensor): (B, 3, H, W) images of the ``img_size``.
+            x (Tensor): (B, 3, H, W) images of the ``img_size`` (any size
+                with ``dynamic_img_size``).
             dataset_index (Tensor, optional): (B,) expert index (ViTPose+).
             extra_tokens (Tensor, optional): (1 or B, K, C) tokens appended
                 after the patch tokens once the position embedding is added
@@ -371,19 +453,25 @@ class ViTPoseBackbone(BaseBackbone):
 
         Raises:
             ValueError: If the input size does not give the ``img_size``
-                grid, or ``extra_tokens`` has the wrong shape or meets
-                window attention (extra tokens lie outside the grid).
+                grid (without ``dynamic_img_size``), or ``extra_tokens``
+                has the wrong shape or meets window attention (extra
+                tokens lie outside the grid).
         """
         B, _, H, W = x.shape
         x, (Hp, Wp) = self.patch_embed(x)
-        if (Hp, Wp) != self.patch_embed.patch_shape:
+        if (Hp, Wp) == self.patch_embed.patch_shape:
+            # Every patch token gets its own row plus the cls row 0
+            # (original).
+            x = x + (self.pos_embed[:, 1:] + self.pos_embed[:, :1])
+        elif self.dynamic_img_size:
+            x = x + self.grid_pos_embed((Hp, Wp))
+        else:
             raise ValueError(
                 f'Input of {H}x{W} pixels gives a {Hp}x{Wp} token grid, but '
                 f'this backbone was built for img_size={self.img_size} '
                 f'({self.patch_embed.patch_shape[0]}x'
-                f'{self.patch_embed.patch_shape[1]} tokens)')
-        # Every patch token gets its own row plus the cls row 0 (original).
-        x = x + (self.pos_embed[:, 1:] + self.pos_embed[:, :1])
+                f'{self.patch_embed.patch_shape[1]} tokens); set '
+                'dynamic_img_size=True for whole-image (bottom-up) input')
         x = self.pos_drop(x)
         num_patches = Hp * Wp
         if extra_tokens is not None:
@@ -396,6 +484,32 @@ class ViTPoseBackbone(BaseBackbone):
             else:
                 x = blk(x, dataset_index, (Hp, Wp))
         return self.last_norm(x[:, :num_patches]), (Hp, Wp)
+
+    def grid_pos_embed(self, grid: Tuple[int, int]) -> Tensor:
+        """The (1, Hp*Wp, C) position embedding added to a (Hp, Wp) grid.
+
+        The grid rows of ``pos_embed`` are interpolated to ``grid``
+        (bicubic, float32, as the original's ``get_abs_pos``) and the cls
+        row is added to every row. Cached per grid while no gradient can
+        reach ``pos_embed``; the cache key holds the parameter's version
+        counter, storage, dtype and device, so updated weights recompute.
+        """
+        pos = self.pos_embed
+        if grid == self.patch_embed.patch_shape:
+            return pos[:, 1:] + pos[:, :1]
+        cacheable = not (torch.is_grad_enabled() and pos.requires_grad)
+        key = (pos._version, pos.data_ptr(), pos.dtype, pos.device)
+        hit = self._pos_embed_cache.get(grid) if cacheable else None
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        table = resize_pos_embed(pos, self.patch_embed.patch_shape, grid,
+                                 log=False)
+        table = table[:, 1:] + table[:, :1]
+        if cacheable:
+            if len(self._pos_embed_cache) >= 16:
+                self._pos_embed_cache.clear()
+            self._pos_embed_cache[grid] = (key, table)
+        return table
 
     def _check_extra_tokens(self, tokens: Tensor, batch_size: int) -> Tensor:
         """(1 or B, K, C) -> (B, K, C), or a ValueError naming the shape."""

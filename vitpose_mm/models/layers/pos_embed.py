@@ -48,7 +48,8 @@ def resize_pos_embed(pos_embed: Tensor,
                      src_shape: Tuple[int, int],
                      dst_shape: Tuple[int, int],
                      num_extra_tokens: int = 1,
-                     mode: str = 'bicubic') -> Tensor:
+                     mode: str = 'bicubic',
+                     log: bool = True) -> Tensor:
     """Resample a (1, E + Hs*Ws, C) position embedding to (1, E + Hd*Wd, C).
 
     The E leading extra rows (the cls row, which ViTPose adds to every patch
@@ -63,6 +64,8 @@ def resize_pos_embed(pos_embed: Tensor,
         dst_shape (tuple): (Hd, Wd) of the wanted grid.
         num_extra_tokens (int): E, rows that are not part of the grid.
         mode (str): ``F.interpolate`` mode.
+        log (bool): Log the resize through mmengine's logger (off for the
+            per-batch resize of a whole-image backbone).
 
     Returns:
         Tensor: (1, E + Hd*Wd, C), the input itself if the shapes agree.
@@ -78,8 +81,9 @@ def resize_pos_embed(pos_embed: Tensor,
             f'{num_extra_tokens} + {Hs}x{Ws} for the source grid')
     if (Hs, Ws) == (Hd, Wd):
         return pos_embed
-    MMLogger.get_current_instance().info(
-        f'Resizing position embedding from {Hs}x{Ws} to {Hd}x{Wd} tokens')
+    if log:
+        MMLogger.get_current_instance().info(
+            f'Resizing position embedding from {Hs}x{Ws} to {Hd}x{Wd} tokens')
     dtype = pos_embed.dtype
     extra, grid = (pos_embed[:, :num_extra_tokens],
                    pos_embed[:, num_extra_tokens:])

@@ -1,0 +1,6 @@
+# Bottom-up ViTPose-H (1280/32/16), AE: drop path 0.55, layer decay 0.85.
+_base_ = ['../../../_base_/vitpose_ae_coco-512x512.py']
+model = dict(
+    backbone=dict(arch='huge', drop_path_rate=0.55),
+    head=dict(in_channels=1280))
+optim_wrapper = dict(paramwise_cfg=dict(num_layers=32, layer_decay_rate=0.85))

@@ -1,0 +1,42 @@
+# Bottom-up ViTPose-B with mmpose's CID head (contextual instance
+# decoupling) instead of associative embedding: the same backbone, data,
+# optimiser and schedule as the AE base, so groupings compare on one ViT.
+# The ViT's 1/16 map reaches the head's 1/4 resolution through mmpose's
+# FeatureMapProcessor (ReLU + bilinear x4), as ViTPoseUpsampleNeck. Codec,
+# losses and test settings are mmpose's CID-HRNet-w32 ones.
+_base_ = ['../../../_base_/vitpose_ae_coco-512x512.py']
+
+codec = dict(
+    type='DecoupledHeatmap', input_size=(512, 512), heatmap_size=(128, 128))
+model = dict(
+    neck=dict(type='ViTPoseUpsampleNeck', scale_factor=4.0),
+    head=dict(
+        _delete_=True,
+        type='CIDHead',
+        in_channels=768,
+        num_keypoints=17,
+        gfd_channels=32,
+        coupled_heatmap_loss=dict(type='FocalHeatmapLoss', loss_weight=1.0),
+        decoupled_heatmap_loss=dict(type='FocalHeatmapLoss', loss_weight=4.0),
+        contrastive_loss=dict(
+            type='InfoNCELoss', temperature=0.05, loss_weight=1.0),
+        decoder=codec),
+    train_cfg=dict(max_train_instances=200),
+    test_cfg=dict(
+        _delete_=True,
+        multiscale_test=False,
+        flip_test=True,
+        shift_heatmap=False,
+        align_corners=False))
+
+train_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='BottomupRandomAffine', input_size=codec['input_size']),
+    dict(type='RandomFlip', direction='horizontal'),
+    dict(type='GenerateTarget', encoder=codec),
+    dict(type='ViTPoseBottomupGetHeatmapMask'),
+    dict(type='PackPoseInputs'),
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_evaluator = dict(nms_mode='oks_nms', nms_thr=0.8, score_mode='keypoint')
+test_evaluator = val_evaluator

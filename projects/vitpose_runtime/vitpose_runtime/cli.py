@@ -1,0 +1,297 @@
+"""Whole-image ViTPose with onnxruntime only: people, then keypoints.
+
+Usage::
+
+    vitpose-runtime --input PATH --pose-onnx POSE.onnx \\
+        (--det-onnx YOLOX.onnx | --bboxes FILE) --output-dir DIR \\
+        [--bbox-thr 0.3] [--kpt-thr 0.3] [--nms-thr 0.3] [--det-cat-id 0] \\
+        [--batch-size N] [--flip-test | --no-flip-test] [--threads N] \\
+        [--no-render] [--max-frames N]
+
+Input: an image, a folder of images (by file name; other files ignored), a
+video (.mp4, .avi, .mov, .mkv) or a webcam index (``0``). POSE.onnx comes
+from ``python -m vitpose_mm.tools.export_onnx`` (ViTPose, or one ViTPose+
+expert: ``--dataset``); YOLOX.onnx is e.g. ``yolox_nano_coco.onnx``.
+
+--bboxes: JSON {"image file name": [[x1, y1, x2, y2(, score)], ...]} in
+image pixels; a video's value holds one list of boxes per frame. Boxes
+scoring <= --bbox-thr, with no area, or outside the image are dropped.
+
+Output in --output-dir, as ``python -m vitpose_mm.tools.demo`` writes it,
+for an input NAME.EXT: NAME.json, a list of people {"bbox": [x1, y1, x2,
+y2], "bbox_score": s, "keypoints": K x [x, y], "keypoint_scores": K} in
+image pixels (a video or webcam: one such list per frame), and NAME.EXT
+(videos and webcams: NAME.mp4) with boxes and skeletons drawn, unless
+--no-render. A webcam is read until --max-frames or end of stream and
+written as webcam<INDEX>.json / .mp4.
+
+Errors (a missing or foreign file, a bad box file) end with a one-line
+message and exit status 1; an unreadable image in a folder is skipped with
+a message and the exit status is 1.
+"""
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Iterator, List, Optional, Tuple
+
+import cv2
+import numpy as np
+
+from .draw import render
+from .estimator import Estimator, read_image, to_instances
+
+IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+VIDEO_SUFFIXES = ('.mp4', '.avi', '.mov', '.mkv')
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """The command line (module docstring)."""
+    p = argparse.ArgumentParser(
+        prog='vitpose-runtime', description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--input', required=True,
+                   help='image, folder of images, video, or webcam index')
+    p.add_argument('--pose-onnx', required=True,
+                   help='pose model from vitpose_mm.tools.export_onnx')
+    boxes = p.add_mutually_exclusive_group(required=True)
+    boxes.add_argument('--det-onnx', help='YOLOX person detector (.onnx)')
+    boxes.add_argument('--bboxes', help='JSON person boxes per file name')
+    p.add_argument('--output-dir', required=True)
+    p.add_argument('--bbox-thr', type=float, default=0.3)
+    p.add_argument('--kpt-thr', type=float, default=0.3)
+    p.add_argument('--nms-thr', type=float, default=0.3)
+    p.add_argument('--det-cat-id', type=int, default=0)
+    p.add_argument('--batch-size', type=int, default=None,
+                   help='crops per pose call (default: all of an image)')
+    p.add_argument('--flip-test', action=argparse.BooleanOptionalAction,
+                   default=None,
+                   help="flip test (default: the exported config's)")
+    p.add_argument('--threads', type=int, default=0,
+                   help='onnxruntime threads (default: its choice)')
+    p.add_argument('--no-render', action='store_true')
+    p.add_argument('--max-frames', type=int, default=None,
+                   help='stop a video or webcam after N frames')
+    return p.parse_args(argv)
+
+
+def list_inputs(text: str) -> Tuple[str, List]:
+    """('webcam', [index]) | ('image' | 'video', [path]) | ('folder',
+    [images sorted by name]).
+
+    Raises:
+        ValueError: Missing path, unknown suffix, folder without images.
+    """
+    if text.isdigit():
+        return 'webcam', [int(text)]
+    path = Path(text)
+    if path.is_dir():
+        files = sorted((f for f in path.iterdir() if f.is_file()
+                        and f.suffix.lower() in IMAGE_SUFFIXES),
+                       key=lambda f: f.name)
+        if not files:
+            raise ValueError(f'folder {text} holds no images')
+        return 'folder', files
+    if not path.exists():
+        raise ValueError(f'input {text} does not exist')
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return 'image', [path]
+    if path.suffix.lower() in VIDEO_SUFFIXES:
+        return 'video', [path]
+    raise ValueError(f'input {text} is neither an image, a video, a folder '
+                     'nor a webcam index')
+
+
+def load_boxes(path: str) -> dict:
+    """{file name: (N, 5) boxes, or a list of them per video frame}.
+
+    Raises:
+        ValueError: Unreadable JSON, not an object, or a box row that is
+            not 4 or 5 numbers (the message names the file and key).
+    """
+    try:
+        with open(path, encoding='utf-8') as f:
+            data = json.load(f)
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f'cannot read box file {path}: {err}') from None
+    if not isinstance(data, dict):
+        raise ValueError(f'box file {path} must hold a JSON object '
+                         '{file name: boxes}')
+
+    def rows(value, where):
+        out = np.zeros((0, 5), np.float32)
+        if isinstance(value, list) and not value:
+            return out
+        try:
+            arr = np.asarray(value, np.float32).reshape(len(value), -1)
+        except (TypeError, ValueError):
+            arr = None
+        if arr is None or arr.shape[1] not in (4, 5):
+            raise ValueError(f'box file {path}: {where} must be a list of '
+                             '[x1, y1, x2, y2(, score)]')
+        if len(arr):
+            out = (arr if arr.shape[1] == 5 else
+                   np.hstack([arr, np.ones((len(arr), 1), np.float32)]))
+        return out
+
+    result = {}
+    for name, value in data.items():
+        video = Path(name).suffix.lower() in VIDEO_SUFFIXES
+        result[name] = ([rows(v, f'{name} frame {i}')
+                         for i, v in enumerate(value)] if video
+                        else rows(value, name))
+    return result
+
+
+def valid_boxes(boxes: np.ndarray, shape, thr: float, where: str
+                ) -> np.ndarray:
+    """Given boxes scoring > ``thr`` that can be cropped (finite, positive
+    size, overlapping the image); a message names each dropped one."""
+    h, w = shape[:2]
+    keep = []
+    for i, (x1, y1, x2, y2, s) in enumerate(boxes):
+        if s <= thr:
+            continue
+        if (np.isfinite(boxes[i]).all() and x2 > x1 and y2 > y1
+                and x2 > 0 and y2 > 0 and x1 < w and y1 < h):
+            keep.append(i)
+        else:
+            print(f'{where}: skipped box {i} [{x1:g}, {y1:g}, {x2:g}, '
+                  f'{y2:g}]: no area or outside the {w}x{h} image',
+                  file=sys.stderr)
+    return boxes[keep]
+
+
+def frames(source) -> Iterator[np.ndarray]:
+    """BGR frames of a video file or webcam index.
+
+    Raises:
+        ValueError: If OpenCV cannot open it.
+    """
+    cap = cv2.VideoCapture(source if isinstance(source, int)
+                           else str(source))
+    if not cap.isOpened():
+        raise ValueError(f'cannot open video {source}')
+    try:
+        ok, frame = cap.read()
+        while ok:
+            yield frame
+            ok, frame = cap.read()
+    finally:
+        cap.release()
+
+
+class Runner:
+    """One run of the CLI: boxes -> poses -> JSON and drawings."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.given = load_boxes(args.bboxes) if args.bboxes else None
+        self.estimator = Estimator(
+            args.det_onnx, args.pose_onnx, bbox_thr=args.bbox_thr,
+            nms_thr=args.nms_thr, det_cat_id=args.det_cat_id,
+            flip_test=args.flip_test, batch_size=args.batch_size,
+            threads=args.threads)
+
+    def process(self, img: np.ndarray, given, where: str):
+        """(instances, drawn image or None) of one image."""
+        if self.given is None:
+            boxes = self.estimator.people(img)
+        else:
+            boxes = valid_boxes(np.zeros((0, 5), np.float32)
+                                if given is None else given,
+                                img.shape, self.args.bbox_thr, where)
+        kpts, scores = self.estimator.pose(img, boxes)
+        instances = to_instances(boxes, kpts, scores)
+        drawn = None if self.args.no_render else render(
+            img, instances, self.estimator.pose.meta, self.args.kpt_thr)
+        return instances, drawn
+
+    def run_images(self, files: List[Path], out_dir: Path) -> bool:
+        """Process images; False if one could not be read."""
+        ok = True
+        for f in files:
+            try:
+                img = read_image(f)
+            except ValueError as err:
+                if len(files) == 1:
+                    raise
+                print(f'skipped: {err}', file=sys.stderr)
+                ok = False
+                continue
+            given = (self.given or {}).get(f.name)
+            instances, drawn = self.process(img, given, f.name)
+            _write_json(out_dir / f'{f.stem}.json', instances)
+            if drawn is not None:
+                cv2.imwrite(str(out_dir / f.name), drawn)
+        return ok
+
+    def run_stream(self, source, stem: str, out_dir: Path) -> int:
+        """Process a video or webcam frame by frame; the frame count."""
+        label = getattr(source, 'name', stem)
+        given = (self.given or {}).get(label, [])
+        fps = 25.
+        if not isinstance(source, int):
+            cap = cv2.VideoCapture(str(source))
+            fps = cap.get(cv2.CAP_PROP_FPS) or 25.
+            cap.release()
+        writer, per_frame = None, []
+        limit = self.args.max_frames
+        try:
+            for i, frame in enumerate(frames(source)):
+                if limit is not None and i >= limit:
+                    break
+                boxes = given[i] if i < len(given) else None
+                instances, drawn = self.process(frame, boxes,
+                                                f'{label} frame {i}')
+                per_frame.append(instances)
+                if drawn is not None:
+                    if writer is None:
+                        h, w = drawn.shape[:2]
+                        writer = cv2.VideoWriter(
+                            str(out_dir / f'{stem}.mp4'),
+                            cv2.VideoWriter_fourcc(*'mp4v'), fps, (w, h))
+                    writer.write(drawn)
+        finally:
+            if writer is not None:
+                writer.release()
+        _write_json(out_dir / f'{stem}.json', per_frame)
+        return len(per_frame)
+
+
+def _write_json(path: Path, obj) -> None:
+    with open(path, 'w', encoding='utf-8') as f:
+        json.dump(obj, f)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run the CLI; errors end in one line and exit status 1."""
+    args = parse_args(argv)
+    start = time.perf_counter()
+    try:
+        kind, items = list_inputs(args.input)
+        out_dir = Path(args.output_dir)
+        if kind == 'folder' and out_dir.resolve() == items[0].parent.resolve():
+            raise ValueError(f'--output-dir {out_dir} is the input folder')
+        runner = Runner(args)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        ok = True
+        if kind == 'webcam':
+            count = runner.run_stream(items[0], f'webcam{items[0]}', out_dir)
+        elif kind == 'video':
+            count = runner.run_stream(items[0], items[0].stem, out_dir)
+        else:
+            ok = runner.run_images(items, out_dir)
+            count = len(items)
+    except (ValueError, FileNotFoundError) as err:
+        print(f'vitpose-runtime: {err}', file=sys.stderr)
+        return 1
+    seconds = time.perf_counter() - start
+    print(f'{count} {"frames" if kind in ("video", "webcam") else "images"}'
+          f' in {seconds:.2f} s; results in {out_dir}')
+    return 0 if ok else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())

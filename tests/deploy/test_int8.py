@@ -1,0 +1,102 @@
+"""int8 (dynamic int8 linear layers) on real COCO crops: keypoints close
+to fp32 with PyTorch (``init_pose_model(precision='int8')``) and with
+onnxruntime (``export_onnx --int8``); LayerNorm, the head and the
+heatmaps stay float32 (needs ../shared/data/coco).
+
+The model is the seeded random tiny ViTPose of ``test_precision_coco``
+(simple decoder, 256x192) with its final conv fitted to the 14 people's
+target heatmaps. Keypoints are compared in crop pixels, without flip
+test, on the keypoints whose fp32 peak is unambiguous (peak margin >=
+10%), as for bf16 / fp16. The trained-model measurement (COCO AP, median
+and 95th-percentile shift) is ``benchmarks/int8_accuracy.py``.
+"""
+import numpy as np
+import pytest
+import torch
+
+from tests.deploy.helpers import (coco_crops, fit_final_layer, peak_margin,
+                                  tiny_config, tiny_model)
+from vitpose_mm.deploy import optimize_for_inference
+
+
+@pytest.fixture(scope='module')
+def setup():
+    from tests.conftest import require_shared
+    root = require_shared('data/coco')
+    cfg = tiny_config('simple', input_hw=(256, 192))
+    model = tiny_model(cfg)
+    inputs, samples, targets = coco_crops(cfg, root)
+    fit_final_layer(model, inputs, targets)
+    return model, inputs
+
+
+def keypoints(heatmaps, decoder):
+    kpts, _ = decoder.batch_decode(torch.as_tensor(heatmaps))
+    return np.concatenate(kpts)
+
+
+def check_close(model, heatmaps_fp32, heatmaps_int8):
+    """Median shift <= 0.5 crop px and max <= 2 px on clear peaks."""
+    clear = (peak_margin(torch.as_tensor(heatmaps_fp32)) >= 0.1).numpy()
+    assert clear.sum() >= 100  # of 14 x 17
+    shift = np.linalg.norm(
+        keypoints(heatmaps_int8, model.head.decoder)
+        - keypoints(heatmaps_fp32, model.head.decoder), axis=-1)[clear]
+    assert np.median(shift) <= 0.5 and shift.max() <= 2., (
+        np.median(shift), shift.max())
+    return shift
+
+
+def test_torch_int8_keeps_keypoints_and_float32_parts(setup):
+    model, inputs = setup
+    int8 = optimize_for_inference(model, 'int8')
+    assert int8.deploy_cfg['precision'] == 'int8'
+    kinds = {type(m).__module__ for m in int8.backbone.modules()}
+    assert 'torch.ao.nn.quantized.dynamic.modules.linear' in kinds
+    assert not any(type(m) is torch.nn.Linear for m in int8.modules())
+    assert all(m.weight.dtype == torch.float32 for m in int8.modules()
+               if isinstance(m, torch.nn.LayerNorm))
+    with torch.no_grad():
+        ref = model(inputs, None, mode='tensor')
+        got = int8(inputs, None, mode='tensor')
+    assert got.dtype == torch.float32 and got.shape == ref.shape
+    assert not torch.equal(got, ref)  # really quantised
+    check_close(model, ref, got)
+    # The source model is untouched (a copy was quantised).
+    assert any(type(m) is torch.nn.Linear for m in model.modules())
+
+
+def test_onnx_int8_export_keeps_keypoints(setup, tmp_path):
+    pytest.importorskip('onnxruntime')
+    pytest.importorskip('onnxscript')
+    import json
+
+    import onnx
+
+    from vitpose_mm.deploy import OnnxPoseModel, export_onnx
+    model, inputs = setup
+    fp32 = export_onnx(model, tmp_path / 'fp32.onnx')
+    int8 = export_onnx(model, tmp_path / 'int8.onnx', int8=True)
+    graph = onnx.load(str(int8)).graph
+    ops = {n.op_type for n in graph.node}
+    assert 'MatMulInteger' in ops and 'LayerNormalization' in ops
+    # The head's convolutions are not quantised.
+    assert not ops & {'ConvInteger', 'QLinearConv'}
+    props = {p.key: p.value for p in onnx.load(str(int8)).metadata_props}
+    assert json.loads(props['vitpose_mm.runtime'])['precision'] == 'int8'
+    assert OnnxPoseModel(int8).precision == 'int8'
+    assert OnnxPoseModel(fp32).precision == 'fp32'
+    ref = OnnxPoseModel(fp32).heatmaps(inputs)
+    got = OnnxPoseModel(int8).heatmaps(inputs)
+    check_close(model, ref, got)
+
+
+def test_int8_requests_that_cannot_run(setup, tmp_path):
+    from vitpose_mm.apis import InputError, init_pose_model
+    model, _ = setup
+    with pytest.raises(InputError, match="'int8' runs on the CPU, not cuda"):
+        init_pose_model('unused.py', 'unused.pth', device='cuda',
+                        precision='int8')
+    with pytest.raises(InputError, match='int8 runs on the fast path'):
+        init_pose_model('unused.py', 'unused.pth', fast=False,
+                        precision='int8')

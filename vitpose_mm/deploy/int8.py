@@ -1,0 +1,86 @@
+"""int8 inference: dynamic int8 linear layers, everything else float32.
+
+ViTPose spends almost all of its time in the linear layers of its blocks
+(qkv, proj, fc1, fc2), and its fp32 CPU paths already run near the fp32
+GEMM peak (issue 12), so int8 GEMMs are the lever left. Both paths here
+quantise **only the linear layers' weights and inputs**:
+
+- weights: int8, per output channel (torch) / per tensor (onnxruntime),
+  symmetric, computed once;
+- activations: quantised per call from their own min / max (dynamic
+  quantisation: no calibration set, nothing to go stale);
+- LayerNorm, the softmax of attention (and its two activation x
+  activation products), GELU, the residual stream, the heatmap head
+  (deconvolutions, final conv), the heatmaps and the decode stay float32.
+
+torch: ``torch.ao.quantization.quantize_dynamic`` (``nn.Linear`` ->
+dynamic quantized linear, fbgemm / oneDNN kernels; VNNI / AMX where the
+CPU has them). onnxruntime: ``onnxruntime.quantization.quantize_dynamic``
+on the ``MatMul`` / ``Gemm`` nodes whose second input is a weight
+(``MatMulConstBOnly``), giving ``DynamicQuantizeLinear`` +
+``MatMulInteger`` (u8 activations x s8 weights).
+
+Accuracy is measured by ``benchmarks/int8_accuracy.py`` (trained model,
+COCO AP and keypoint shift, fp32 vs int8, both runtimes).
+"""
+import warnings
+from pathlib import Path
+from typing import Union
+
+import torch
+from torch import nn
+
+
+def quantize_linear_int8(model: nn.Module) -> nn.Module:
+    """Replace every ``nn.Linear`` of ``model`` (in place) by a dynamic
+    int8 one; other modules are untouched.
+
+    Args:
+        model (nn.Module): A float32 model on the CPU, eval mode.
+
+    Returns:
+        nn.Module: ``model``.
+
+    Raises:
+        ValueError: If the model is not on the CPU (PyTorch's quantized
+            kernels are CPU-only).
+    """
+    for p in model.parameters():
+        if p.device.type != 'cpu':
+            raise ValueError(f'int8 runs on the CPU; the model is on '
+                             f'{p.device}')
+        break
+    from torch.ao.quantization import quantize_dynamic
+    with warnings.catch_warnings():
+        # torch >= 2.10 flags its quantized tensor types as deprecated in
+        # favour of torchao; the kernels are still the supported ones.
+        warnings.simplefilter('ignore', UserWarning)
+        warnings.simplefilter('ignore', DeprecationWarning)
+        return quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8,
+                                inplace=True)
+
+
+def quantize_onnx_int8(src: Union[str, Path], dst: Union[str, Path]) -> Path:
+    """Write ``src`` (an fp32 ONNX file) to ``dst`` with dynamic int8
+    weight-times-activation ``MatMul`` / ``Gemm`` nodes, keeping its
+    ``metadata_props``.
+
+    Raises:
+        ImportError: Without onnx / onnxruntime.
+    """
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    src, dst = Path(src), Path(dst)
+    meta = {p.key: p.value for p in onnx.load(str(src),
+                                              load_external_data=False)
+            .metadata_props}
+    quantize_dynamic(
+        str(src), str(dst), op_types_to_quantize=['MatMul', 'Gemm'],
+        weight_type=QuantType.QInt8, per_channel=False,
+        extra_options=dict(MatMulConstBOnly=True))
+    model = onnx.load(str(dst))
+    del model.metadata_props[:]
+    for key, value in meta.items():
+        model.metadata_props.add(key=key, value=value)
+    onnx.save(model, str(dst))
+    return dst

@@ -1,0 +1,4 @@
+"""Necks registered into ``mmpose.registry.MODELS``."""
+from .upsample_neck import ViTPoseUpsampleNeck
+
+__all__ = ['ViTPoseUpsampleNeck']
