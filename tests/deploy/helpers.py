@@ -165,6 +165,18 @@ def fit_final_layer(model: torch.nn.Module, inputs: torch.Tensor,
         final.bias.copy_(sol[-1])
 
 
+def fitted_coco_model(data_root) -> tuple:
+    """A seeded tiny ViTPose (simple decoder, 256x192) whose final conv is
+    fitted (:func:`fit_final_layer`) to the real COCO crops of
+    ``data_root``: ``(model, inputs, samples)`` with (N, 3, 256, 192)
+    ``inputs`` and their data samples (:func:`coco_crops`)."""
+    cfg = tiny_config('simple', input_hw=(256, 192))
+    model = tiny_model(cfg)
+    inputs, samples, targets = coco_crops(cfg, data_root)
+    fit_final_layer(model, inputs, targets)
+    return model, inputs, samples
+
+
 def peak_margin(heatmaps: torch.Tensor, radius: int = 3) -> torch.Tensor:
     """How clearly each heatmap's maximum wins: (peak - the largest value
     more than ``radius`` pixels from it) / peak, shape (B, K).

@@ -14,19 +14,14 @@ import numpy as np
 import pytest
 import torch
 
-from tests.deploy.helpers import (coco_crops, fit_final_layer, peak_margin,
-                                  tiny_config, tiny_model)
+from tests.deploy.helpers import fitted_coco_model, peak_margin
 from vitpose_mm.deploy import optimize_for_inference
 
 
 @pytest.fixture(scope='module')
 def setup():
     from tests.conftest import require_shared
-    root = require_shared('data/coco')
-    cfg = tiny_config('simple', input_hw=(256, 192))
-    model = tiny_model(cfg)
-    inputs, samples, targets = coco_crops(cfg, root)
-    fit_final_layer(model, inputs, targets)
+    model, inputs, _ = fitted_coco_model(require_shared('data/coco'))
     return model, inputs
 
 

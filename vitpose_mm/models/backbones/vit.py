@@ -459,11 +459,7 @@ class ViTPoseBackbone(BaseBackbone):
         """
         B, _, H, W = x.shape
         x, (Hp, Wp) = self.patch_embed(x)
-        if (Hp, Wp) == self.patch_embed.patch_shape:
-            # Every patch token gets its own row plus the cls row 0
-            # (original).
-            x = x + (self.pos_embed[:, 1:] + self.pos_embed[:, :1])
-        elif self.dynamic_img_size:
+        if (Hp, Wp) == self.patch_embed.patch_shape or self.dynamic_img_size:
             x = x + self.grid_pos_embed((Hp, Wp))
         else:
             raise ValueError(
@@ -496,6 +492,8 @@ class ViTPoseBackbone(BaseBackbone):
         """
         pos = self.pos_embed
         if grid == self.patch_embed.patch_shape:
+            # Every patch token gets its own row plus the cls row 0
+            # (original).
             return pos[:, 1:] + pos[:, :1]
         cacheable = not (torch.is_grad_enabled() and pos.requires_grad)
         key = (pos._version, pos.data_ptr(), pos.dtype, pos.device)
