@@ -4,13 +4,12 @@ COCO without ground-truth boxes.
 The 4 images of ``../shared/data/coco`` (14 annotated people) are both the
 training and the evaluation set; the model sees whole images (no person
 boxes, no detector), groups keypoints with associative embedding, and is
-scored by mmpose's ``CocoMetric`` (flip test). The config is
-``configs/body_2d_keypoint/associative_embedding/coco_tiny/
-vitpose-mm_ae_ViTPose-tiny_1xb4-1000e_coco-tiny-overfit-512x512.py``
-(192/4/6 at 512x512, random init). Training and
-reporting are those of :mod:`benchmarks.overfit_coco_tiny` (same hook,
-options and exit status), with this config, a target AP of 0.5 and its own
-work dir::
+scored by mmpose's ``CocoMetric`` every 50 epochs (no flip test: see the
+config). The config is ``configs/body_2d_keypoint/associative_embedding/
+coco_tiny/vitpose-mm_ae_ViTPose-tiny_1xb4-1000e_coco-tiny-overfit-512x512.py``
+(192/4/6 at 512x512, random init). Training and reporting are those of
+:mod:`benchmarks.overfit_coco_tiny` (same hook, options and exit status),
+with this config, a target AP of 0.5 and its own work dir::
 
     .venv/bin/python benchmarks/overfit_bottomup_tiny.py \\
         [--data-root ../shared/data/coco] [--target 0.5] [--time-limit 1800]

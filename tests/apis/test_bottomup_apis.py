@@ -144,3 +144,30 @@ def test_demo_refuses_boxes_for_bottom_up_and_flag_for_top_down(tiny):
                          '--pose-checkpoint', ckpt, '--output-dir', 'o',
                          '--bottom-up'])
     assert err.value.code == 2
+
+
+def test_stock_mmpose_inferencer_runs_a_bottom_up_config(tiny, tmp_path):
+    """mmpose's own MMPoseInferencer(pose2d=CONFIG, pose2d_weights=CKPT):
+    no detector, whole image, predictions in image pixels."""
+    from mmpose.apis import MMPoseInferencer
+
+    cfg, ckpt = tiny
+    cfg = cfg.copy()
+    cfg.model.head.decoder.decode_keypoint_thr = 0.0
+    config = tmp_path / 'ae.py'
+    cfg.dump(str(config))
+    img_path = require_shared('data/coco/000000197388.jpg')
+    h, w = cv2.imread(str(img_path)).shape[:2]
+    inferencer = MMPoseInferencer(
+        pose2d=str(config), pose2d_weights=ckpt, device='cpu')
+    result = next(inferencer(str(img_path), show=False))
+    people = result['predictions'][0]
+    assert people, 'the random model keeps every candidate: people expected'
+    kpts = np.array([p['keypoints'] for p in people])
+    assert kpts.shape[1:] == (17, 2)
+    # Image pixels, not input pixels: the 640-pixel width fills the
+    # 384-pixel input (the height is padded, so padding rows map outside
+    # the image), so x spans the image beyond 384 and never leaves it.
+    assert w == 640 and h < w
+    x = kpts[..., 0]
+    assert x.min() >= -1 and x.max() <= w + 1 and x.max() > 384

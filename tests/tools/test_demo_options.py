@@ -74,6 +74,28 @@ def test_bad_output_folder_stops_before_any_model_loads(
               *_pose_args(pose, make(tmp_path)))
 
 
+def test_unwritable_output_folder_stops_before_any_model_loads(
+        pose, one_image, tmp_path, monkeypatch):  # noqa: F811
+    """A folder the user cannot write to (as root, chmod does not stop the
+    write, so the probe's failure is simulated): one line, no model."""
+    img, boxes = one_image
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, 'Permission denied')
+
+    def loaded(*args, **kwargs):
+        raise AssertionError('a model was loaded')
+
+    monkeypatch.setattr(demo_tool, 'init_pose_model', loaded)
+    monkeypatch.setattr(demo_tool.tempfile, 'TemporaryFile', denied)
+    out = tmp_path / 'ro' / 'out'
+    with pytest.raises(SystemExit, match=(
+            r'error: --output-dir .*out cannot be written \(.*: '
+            r'Permission denied\)')):
+        _demo('--input', img, '--bboxes', boxes, *_pose_args(pose, out))
+    assert not out.exists()
+
+
 def test_missing_camera_is_one_line(pose, tmp_path):  # noqa: F811
     (tmp_path / 'boxes.json').write_text('{}')
     with pytest.raises(SystemExit, match='error: cannot open camera 7 '):
