@@ -95,3 +95,33 @@ def test_int8_requests_that_cannot_run(setup, tmp_path):
     with pytest.raises(InputError, match='int8 runs on the fast path'):
         init_pose_model('unused.py', 'unused.pth', fast=False,
                         precision='int8')
+
+
+def test_vitpose_plus_int8_runs_one_and_mixed_dataset_batches():
+    """ViTPose+ MoE FFNs in int8: a one-dataset batch (one stacked
+    [fc2; expert] GEMM) and a mixed batch give each sample the features of
+    its own expert: close to fp32 with the right experts, far from fp32
+    with other experts. (Dynamic int8 quantises activations over the whole
+    batch, so a sample's features also move slightly with its batch.)"""
+    from mmpose.registry import MODELS
+    torch.manual_seed(0)
+    backbone = MODELS.build(dict(
+        type='ViTPosePlusBackbone', img_size=(64, 48), embed_dim=64,
+        depth=2, num_heads=2, num_expert=6, part_features=16)).eval()
+    int8 = optimize_for_inference(backbone, 'int8')
+    kinds = {type(m).__name__ for m in int8.modules()}
+    assert 'FastMoEMlp' in kinds and 'MoEMlp' not in kinds
+    x = torch.randn(4, 3, 64, 48)
+
+    def rel(a, b):
+        return float((a - b).abs().max() / b.abs().max())
+
+    with torch.no_grad():
+        for right, wrong in (([1, 1, 1, 1], [2, 2, 2, 2]),
+                             ([0, 3, 3, 5], [5, 0, 1, 3])):
+            out = int8(x, torch.tensor(right))[0]
+            ref = backbone(x, torch.tensor(right))[0]
+            other = backbone(x, torch.tensor(wrong))[0]
+            assert out.shape == ref.shape
+            assert rel(out, ref) < 0.05, rel(out, ref)
+            assert rel(out, other) > 0.3, rel(out, other)

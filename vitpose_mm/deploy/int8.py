@@ -23,6 +23,7 @@ on the ``MatMul`` / ``Gemm`` nodes whose second input is a weight
 Accuracy is measured by ``benchmarks/int8_accuracy.py`` (trained model,
 COCO AP and keypoint shift, fp32 vs int8, both runtimes).
 """
+import copy
 import warnings
 from pathlib import Path
 from typing import Union
@@ -58,6 +59,29 @@ def quantize_linear_int8(model: nn.Module) -> nn.Module:
         warnings.simplefilter('ignore', DeprecationWarning)
         return quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8,
                                 inplace=True)
+
+
+def int8_linear(linear: nn.Linear, gelu: bool = False) -> nn.Module:
+    """A dynamic int8 copy of ``linear``, followed by exact GELU when
+    ``gelu``: the ``make_linear`` factory of
+    :class:`~vitpose_mm.deploy.FastMoEMlp` for int8.
+
+    ViTPose+'s :class:`~vitpose_mm.models.layers.MoEMlp` reads ``fc2`` and
+    expert weights as tensors to stack them, which a quantized linear does
+    not have, so int8 replaces it by a ``FastMoEMlp`` whose fc1 and stacked
+    ``[fc2; expert]`` layers are built here.
+
+    Args:
+        linear (nn.Linear): (out, in) float32 layer on the CPU (copied).
+        gelu (bool): Append ``nn.GELU()`` (float32).
+
+    Returns:
+        nn.Module: (..., in) -> (..., out).
+    """
+    layer = nn.Sequential(copy.deepcopy(linear).eval())
+    if gelu:
+        layer.append(nn.GELU())
+    return quantize_linear_int8(layer)
 
 
 def quantize_onnx_int8(src: Union[str, Path], dst: Union[str, Path]) -> Path:

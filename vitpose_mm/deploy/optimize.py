@@ -34,7 +34,7 @@ from vitpose_mm.models.layers import MoEMlp, Mlp
 
 from .conv import (channels_last_inputs, contiguous_output, convert_conv,
                    convert_convs, fold_batch_norms)
-from .int8 import quantize_linear_int8
+from .int8 import int8_linear, quantize_linear_int8
 from .kernels import precision_dtype, resolve_backend
 from .linear import FastLinear
 from .moe import FastMoEMlp
@@ -171,6 +171,9 @@ def _optimize_int8(model: nn.Module, backend: str,
         _optimize_head(head, torch.float32, kernel)
     if isinstance(getattr(model, 'neck', None), nn.Module):
         channels_last_inputs(model.neck)
+    # ViTPose+: the MoE FFN stacks fc2 and expert weights, which quantized
+    # layers do not expose; FastMoEMlp builds int8 stacked layers instead.
+    _replace(model, MoEMlp, lambda moe: FastMoEMlp(moe, int8_linear))
     quantize_linear_int8(model)
     model.deploy_cfg = dict(
         precision='int8', backend=torch.backends.quantized.engine)
