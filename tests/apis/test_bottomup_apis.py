@@ -130,7 +130,8 @@ def test_demo_runs_a_bottom_up_config_without_a_detector(tiny, tmp_path):
                                                      ).is_file()
 
 
-def test_demo_refuses_boxes_for_bottom_up_and_flag_for_top_down(tiny):
+def test_demo_refuses_boxes_for_bottom_up_and_flag_for_top_down(
+        tiny, capsys):
     cfg, ckpt = tiny
     with pytest.raises(SystemExit) as err:
         demo.parse_args(['--input', 'x.jpg', '--pose-config', str(CONFIG),
@@ -144,6 +145,8 @@ def test_demo_refuses_boxes_for_bottom_up_and_flag_for_top_down(tiny):
                          '--pose-checkpoint', ckpt, '--output-dir', 'o',
                          '--bottom-up'])
     assert err.value.code == 2
+    assert ('is not a bottom-up model (its model type is not '
+            'BottomupPoseEstimator)') in capsys.readouterr().err
 
 
 def test_stock_mmpose_inferencer_runs_a_bottom_up_config(tiny, tmp_path):

@@ -233,7 +233,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                        and _config_is_bottomup(args.pose_config))
     if args.bottom_up and not config_bottomup:
         parser.error(f'--bottom-up: {args.pose_config or args.pose_checkpoint}'
-                     ' is not a bottom-up model (model type '
+                     ' is not a bottom-up model (its model type is not '
                      'BottomupPoseEstimator)')
     args.bottom_up = config_bottomup
     has_det = (args.det_config is not None, args.det_checkpoint is not None)
