@@ -4,19 +4,11 @@
 # file (backbone arch, drop path, layer decay, head width).
 # What the ViTPose++ paper fixes and what we chose: see the docstring of
 # vitpose_mm/models/heads/ae_head.py. The optimiser and layer-wise decay are
-# the top-down ViTPose ones; the schedule is AE-HRNet's (mmpose, 300 epochs,
-# steps at 200 and 260).
-_base_ = ['./default_runtime.py']
+# the top-down ViTPose ones (vitpose_optimizer.py); the schedule is
+# AE-HRNet's (mmpose, 300 epochs, steps at 200 and 260).
+_base_ = ['./vitpose_optimizer.py']
 
 train_cfg = dict(max_epochs=300, val_interval=10)
-optim_wrapper = dict(
-    optimizer=dict(
-        type='AdamW', lr=5e-4, betas=(0.9, 0.999), weight_decay=0.1,
-        fused=True),
-    constructor='ViTPoseLayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(num_layers=12, layer_decay_rate=0.75),
-    clip_grad=dict(max_norm=1., norm_type=2),
-)
 param_scheduler = [
     dict(type='LinearLR', begin=0, end=500, start_factor=0.001,
          by_epoch=False),
@@ -24,8 +16,6 @@ param_scheduler = [
          gamma=0.1, by_epoch=True),
 ]
 auto_scale_lr = dict(base_batch_size=256)
-default_hooks = dict(
-    checkpoint=dict(save_best='coco/AP', rule='greater', max_keep_ckpts=1))
 
 # One codec for the targets (128x128 heatmaps, 1/4 of the input) and, at
 # the input size, for decoding (the head restores the heatmaps to the

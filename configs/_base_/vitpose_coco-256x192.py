@@ -3,21 +3,12 @@
 # AdamW lr 5e-4, weight decay 0.1, layer-wise lr decay, 210 epochs with steps at
 # 170 and 200, 500 linear warm-up iterations, grad clip 1.0, 8x64 batch, UDP
 # targets (sigma 2), flip test without heatmap shift. ViTPose-B, classic decoder;
-# the size and decoder variants are small deltas on this file.
-# AdamW runs torch's fused kernel (same update, one kernel per parameter group
-# instead of a loop of element-wise ops; CPU and GPU): 'fused=True'.
-_base_ = ['./default_runtime.py']
+# the size and decoder variants are small deltas on this file. The optimiser
+# is in vitpose_optimizer.py.
+_base_ = ['./vitpose_optimizer.py']
 
 train_cfg = dict(max_epochs=210, val_interval=10)
 
-optim_wrapper = dict(
-    optimizer=dict(
-        type='AdamW', lr=5e-4, betas=(0.9, 0.999), weight_decay=0.1,
-        fused=True),
-    constructor='ViTPoseLayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(num_layers=12, layer_decay_rate=0.75),
-    clip_grad=dict(max_norm=1., norm_type=2),
-)
 param_scheduler = [
     dict(type='LinearLR', begin=0, end=500, start_factor=0.001,
          by_epoch=False),
@@ -25,8 +16,6 @@ param_scheduler = [
          gamma=0.1, by_epoch=True),
 ]
 auto_scale_lr = dict(base_batch_size=512)
-default_hooks = dict(
-    checkpoint=dict(save_best='coco/AP', rule='greater', max_keep_ckpts=1))
 
 # One codec for the target generator and the head's decoder.
 codec = dict(
