@@ -7,12 +7,12 @@ One instance is a dict with mmpose's field names (those of
 - ``keypoints``: K x [x, y], ``keypoint_scores``: K floats.
 """
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import List
 
 import numpy as np
+
+from vitpose_mm.engine.atomic_files import write_atomically
 
 
 def to_instances(sample) -> List[dict]:
@@ -42,18 +42,9 @@ def to_instances(sample) -> List[dict]:
 
 def write_json(path: Path, obj) -> None:
     """Write ``obj`` (lists / dicts of numbers and strings) as JSON,
-    atomically: into a temporary file beside ``path``, then renamed over
-    it, so a reader (or a killed run) never sees a half-written file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
-    try:
-        with os.fdopen(fd, 'w', encoding='utf-8') as f:
-            json.dump(obj, f)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    atomically (:func:`vitpose_mm.engine.atomic_files.write_atomically`),
+    so a reader (or a killed run) never sees a half-written file."""
+    write_atomically(path, json.dumps(obj))
 
 
 class JsonLinesWriter:

@@ -32,6 +32,7 @@ from mmengine.runner import Runner
 from torch import nn
 
 from vitpose_mm.checkpoint import check_fits, load_state_dict_file
+from vitpose_mm.engine.atomic_files import write_atomically
 from vitpose_mm.tools.data_root import check_data_files, load_config
 from vitpose_mm.tools.validate_data import validate_datasets
 from vitpose_mm.tools.launcher_args import (add_visual_args,
@@ -135,14 +136,18 @@ def load_weights(model: nn.Module,
 
 
 class SaveMetricsHook(Hook):
-    """Write the test metrics to ``out_file`` (format from its suffix)."""
+    """Write the test metrics to ``out_file`` (format from its suffix),
+    atomically (:func:`~vitpose_mm.engine.atomic_files.write_atomically`).
+    """
 
     def __init__(self, out_file: str) -> None:
         self.out_file = out_file
 
     def after_test_epoch(self, runner, metrics: Optional[dict] = None) -> None:
         if metrics is not None:
-            mmengine.dump(metrics, self.out_file)
+            fmt = osp.splitext(self.out_file)[1].lstrip('.').lower()
+            write_atomically(self.out_file,
+                             mmengine.dump(metrics, file_format=fmt))
 
 
 def main(argv: Optional[List[str]] = None) -> None:

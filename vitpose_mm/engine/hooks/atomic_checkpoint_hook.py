@@ -35,6 +35,8 @@ from mmengine.fileio import LocalBackend
 from mmengine.hooks import CheckpointHook
 from mmpose.registry import HOOKS
 
+from ..atomic_files import replace_durably, write_atomically
+
 #: Prefix and suffix of a checkpoint being written.
 TMP_PREFIX, TMP_SUFFIX = '.', '.tmp'
 
@@ -42,21 +44,6 @@ TMP_PREFIX, TMP_SUFFIX = '.', '.tmp'
 def tmp_name(filename: str) -> str:
     """The name ``filename`` is written under before its rename."""
     return f'{TMP_PREFIX}{filename}{TMP_SUFFIX}'
-
-
-def replace_durably(src: str, dst: str) -> None:
-    """Flush ``src`` to disk, then rename it to ``dst`` atomically."""
-    with open(src, 'rb') as f:
-        os.fsync(f.fileno())
-    os.replace(src, dst)
-
-
-def write_text_atomically(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    tmp = osp.join(osp.dirname(path), tmp_name(osp.basename(path)))
-    with open(tmp, 'w') as f:
-        f.write(text)
-    replace_durably(tmp, path)
 
 
 @HOOKS.register_module()
@@ -105,7 +92,7 @@ class AtomicCheckpointHook(CheckpointHook):
             return
         replace_durably(
             osp.join(self.out_dir, tmp_name(filename)), self.last_ckpt)
-        write_text_atomically(
+        write_atomically(
             osp.join(runner.work_dir, 'last_checkpoint'), self.last_ckpt)
         if outdated is not None and outdated != step:
             old = osp.join(self.out_dir, self.filename_tmpl.format(outdated))
