@@ -33,7 +33,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 from mmengine.config import Config
 
-from vitpose_mm.tools.data_root import DATALOADERS, _iter_datasets
+from vitpose_mm.tools.data_root import DATALOADERS, _path_holders
 
 
 class InvalidData(ValueError):
@@ -209,41 +209,33 @@ def validate_datasets(cfg: Config, sections: Tuple[str, ...],
         SystemExit: One line, ``vitpose_mm: <problem>``.
     """
     dropped, cleaned = {}, {}
-    for section in sections:
-        if section not in DATALOADERS:
+    loaders = tuple(s for s in sections if s in DATALOADERS)
+    for dataset, where in _path_holders(cfg, loaders):
+        if not isinstance(dataset.get('ann_file'), str) or \
+                '://' in dataset['ann_file']:
             continue
-        loader = cfg.get(section)
-        if not isinstance(loader, dict) or not isinstance(
-                loader.get('dataset'), dict):
+        num_keypoints = _num_keypoints(dataset)
+        if num_keypoints is None:
             continue
-        for dataset, where in _iter_datasets(loader['dataset'],
-                                             f'{section}.dataset'):
-            if not isinstance(dataset.get('ann_file'), str) or \
-                    '://' in dataset['ann_file']:
-                continue
-            num_keypoints = _num_keypoints(dataset)
-            if num_keypoints is None:
-                continue
-            path, img_dir = _paths(dataset)
-            try:
-                data, problems = check_annotation_file(
-                    path, img_dir, num_keypoints,
-                    train=section == 'train_dataloader',
-                    skip_invalid=skip_invalid)
-            except InvalidData as err:
-                raise SystemExit(f'vitpose_mm: {err}') from None
-            if problems:
-                out_dir = osp.join(cfg.work_dir, 'checked_annotations')
-                os.makedirs(out_dir, exist_ok=True)
-                out = osp.abspath(osp.join(out_dir, f'{where}.json'))
-                with open(out, 'w', encoding='utf-8') as f:
-                    json.dump(data, f)
-                dataset['ann_file'] = out
-                cleaned[osp.realpath(path)] = out
-                dropped[path] = len(problems)
-                print(f'vitpose_mm: --skip-invalid dropped {len(problems)} '
-                      f'entries of {path} (first: {problems[0]}); using '
-                      f'{out}')
+        path, img_dir = _paths(dataset)
+        try:
+            data, problems = check_annotation_file(
+                path, img_dir, num_keypoints,
+                train=where.startswith('train_dataloader.'),
+                skip_invalid=skip_invalid)
+        except InvalidData as err:
+            raise SystemExit(f'vitpose_mm: {err}') from None
+        if problems:
+            out_dir = osp.join(cfg.work_dir, 'checked_annotations')
+            os.makedirs(out_dir, exist_ok=True)
+            out = osp.abspath(osp.join(out_dir, f'{where}.json'))
+            with open(out, 'w', encoding='utf-8') as f:
+                json.dump(data, f)
+            dataset['ann_file'] = out
+            cleaned[osp.realpath(path)] = out
+            dropped[path] = len(problems)
+            print(f'vitpose_mm: --skip-invalid dropped {len(problems)} '
+                  f'entries of {path} (first: {problems[0]}); using {out}')
     _repoint_evaluators(cfg, cleaned)
     return dropped
 
