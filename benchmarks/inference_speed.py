@@ -313,9 +313,8 @@ def int8_gemm_peak(repeats: int, n: int = 2048) -> Dict[str, float]:
     """GOP/s (2 n^3 multiply-adds) of an n^3 dynamic int8 linear layer
     of torch's quantized engine (per-call activation quantisation
     included), median of ``repeats``."""
-    from vitpose_mm.deploy.int8 import quantize_linear_int8
-    layer = quantize_linear_int8(nn.Sequential(nn.Linear(n, n,
-                                                         bias=False)))
+    from vitpose_mm.deploy.int8 import int8_linear
+    layer = int8_linear(nn.Linear(n, n, bias=False))
     a = torch.randn(n, n)
     times = time_round_robin({'int8': lambda x: layer(x)}, a, repeats, 1)
     return {f'{torch.backends.quantized.engine} int8':
