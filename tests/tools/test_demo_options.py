@@ -189,3 +189,24 @@ def test_interrupted_video_run_closes_its_outputs(pose, tmp_path):  # noqa: F811
     assert frames == [r['instances'] for r in records]
     # the mp4 is closed: readable, one frame per finished frame
     assert len(_frame_shapes(out / 'clip.mp4')) == len(records)
+
+
+@pytest.mark.parametrize('signum', [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_while_a_frame_is_recorded_waits_for_the_frame(signum):
+    """A signal arriving between two outputs of one frame is raised only
+    after the frame is in every output (the JSON and JSON Lines files of
+    an interrupted video then hold the same frames)."""
+    demo_tool._interrupt_on_sigterm()
+    recorded = []
+    with pytest.raises(KeyboardInterrupt):
+        with demo_tool._interrupts_deferred():
+            recorded.append('json')
+            os.kill(os.getpid(), signum)
+            recorded.append('jsonl')
+            recorded.append('mp4')
+    assert recorded == ['json', 'jsonl', 'mp4']
+    # the handlers are back: an interrupt outside the block is immediate
+    with pytest.raises(KeyboardInterrupt):
+        os.kill(os.getpid(), signum)
+        time.sleep(1)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)

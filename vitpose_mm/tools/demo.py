@@ -103,10 +103,12 @@ folder is skipped with a message, the others are processed, and the exit
 status is 1. An interrupted run exits with status 130.
 """
 import argparse
+import contextlib
 import logging
 import signal
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import List, Optional
@@ -495,14 +497,17 @@ class Demo:
                 boxes = given[i] if i < len(given) else None
                 instances, vis = self.process(frame, boxes,
                                               f'{name} frame {i}')
-                frames.append(instances)
-                if lines is not None:
-                    lines.write(dict(frame=i, instances=instances))
-                if vis is not None and out_dir is not None:
-                    if writer is None:  # sized by the first drawing
-                        writer = self._video_writer(
-                            out_dir / f'{stem}.mp4', video.fps, vis)
-                    writer.write(vis)
+                # A frame counts once it is in all outputs: an interrupt
+                # arriving while it is recorded waits until it is in each.
+                with _interrupts_deferred():
+                    frames.append(instances)
+                    if lines is not None:
+                        lines.write(dict(frame=i, instances=instances))
+                    if vis is not None and out_dir is not None:
+                        if writer is None:  # sized by the first drawing
+                            writer = self._video_writer(
+                                out_dir / f'{stem}.mp4', video.fps, vis)
+                        writer.write(vis)
                 self.show(vis, video=True)
                 bar.update()
                 if self.stopped:
@@ -523,6 +528,31 @@ class Demo:
         if not writer.isOpened():
             raise InputError(f'cannot write video {path}')
         return writer
+
+
+@contextlib.contextmanager
+def _interrupts_deferred():
+    """Hold back SIGINT / SIGTERM inside the block and raise
+    KeyboardInterrupt after it, so a video frame is recorded in the JSON,
+    the JSON Lines file and the mp4 alike, or in none of them. Outside the
+    main thread (where handlers cannot be set) the block runs as is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        previous[signum] = signal.signal(
+            signum, lambda num, frame: caught.append(num))
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            # None: a handler not set from Python; the default stands in.
+            signal.signal(signum,
+                          signal.SIG_DFL if handler is None else handler)
+    if caught:
+        raise KeyboardInterrupt
 
 
 def _interrupt_on_sigterm() -> None:
