@@ -17,16 +17,7 @@ param_scheduler = [
          gamma=0.1, by_epoch=True),
 ]
 codec = dict(
-    type='ViTPoseAssociativeEmbedding',
-    input_size=(512, 512),
-    heatmap_size=(128, 128),
-    sigma=2,
-    decode_topk=30,
-    decode_center_shift=0.5,
-    decode_keypoint_order=[
-        0, 1, 2, 3, 4, 5, 6, 11, 12, 7, 8, 9, 10, 13, 14, 15, 16
-    ],
-    decode_max_instances=30)
+    _base_.codec, input_size=(512, 512), heatmap_size=(128, 128))
 model = dict(
     test_cfg=dict(flip_test=False),
     backbone=dict(img_size=(512, 512)),

@@ -27,16 +27,7 @@ auto_scale_lr = dict(base_batch_size=4)
 default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=-1))
 
 codec = dict(
-    type='ViTPoseAssociativeEmbedding',
-    input_size=(384, 384),
-    heatmap_size=(96, 96),
-    sigma=2,
-    decode_topk=30,
-    decode_center_shift=0.5,
-    decode_keypoint_order=[
-        0, 1, 2, 3, 4, 5, 6, 11, 12, 7, 8, 9, 10, 13, 14, 15, 16
-    ],
-    decode_max_instances=30)
+    _base_.codec, input_size=(384, 384), heatmap_size=(96, 96))
 model = dict(
     backbone=dict(
         arch=None,

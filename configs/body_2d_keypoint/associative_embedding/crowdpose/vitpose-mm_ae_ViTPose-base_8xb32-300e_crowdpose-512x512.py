@@ -4,14 +4,8 @@
 _base_ = ['../../../_base_/vitpose_ae_coco-512x512.py']
 
 codec = dict(
-    type='ViTPoseAssociativeEmbedding',
-    input_size=(512, 512),
-    heatmap_size=(128, 128),
-    sigma=2,
-    decode_topk=30,
-    decode_center_shift=0.5,
-    decode_keypoint_order=[12, 13, 0, 1, 6, 7, 2, 3, 4, 5, 8, 9, 10, 11],
-    decode_max_instances=30)
+    _base_.codec,
+    decode_keypoint_order=[12, 13, 0, 1, 6, 7, 2, 3, 4, 5, 8, 9, 10, 11])
 model = dict(
     head=dict(
         num_keypoints=14,
@@ -19,13 +13,11 @@ model = dict(
 
 data_root = 'data/crowdpose/'
 dataset_type = 'CrowdPoseDataset'
+# The base's training pipeline with this codec's targets (mmengine
+# replaces lists whole, so the base's one still holds the base's codec).
 train_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='BottomupRandomAffine', input_size=codec['input_size']),
-    dict(type='RandomFlip', direction='horizontal'),
-    dict(type='GenerateTarget', encoder=codec),
-    dict(type='ViTPoseBottomupGetHeatmapMask'),
-    dict(type='PackPoseInputs'),
+    dict(step, encoder=codec) if step['type'] == 'GenerateTarget' else step
+    for step in _base_.train_pipeline
 ]
 train_dataloader = dict(
     dataset=dict(

@@ -29,13 +29,11 @@ model = dict(
         shift_heatmap=False,
         align_corners=False))
 
+# The base's training pipeline with this codec's targets (mmengine
+# replaces lists whole, so the base's one still holds the base's codec).
 train_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='BottomupRandomAffine', input_size=codec['input_size']),
-    dict(type='RandomFlip', direction='horizontal'),
-    dict(type='GenerateTarget', encoder=codec),
-    dict(type='ViTPoseBottomupGetHeatmapMask'),
-    dict(type='PackPoseInputs'),
+    dict(step, encoder=codec) if step['type'] == 'GenerateTarget' else step
+    for step in _base_.train_pipeline
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_evaluator = dict(nms_mode='oks_nms', nms_thr=0.8, score_mode='keypoint')
