@@ -17,7 +17,7 @@ STAMP="$VENV/.vitpose_mm_stamp"
 want_stamp="$(cat "$ROOT/scripts/setup_env.sh" "$ROOT"/requirements/*.txt "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)"
 
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$want_stamp" ]] \
-   && "$VENV/bin/python" -c "import mmcv.ops, mmdet, mmpose, xtcocotools, vitpose_mm" 2>/dev/null; then
+   && "$VENV/bin/python" -c "import mmcv.ops, mmdet, mmpose, xtcocotools, vitpose_mm, vitpose_runtime" 2>/dev/null; then
   exit 0
 fi
 
@@ -75,7 +75,11 @@ pip_quiet install -q "${C[@]}" -r "$ROOT/requirements/tests.txt" \
 # Legacy (setup.py develop) editable mode: mim finds .mim/ next to the
 # distribution's location, which is the repository only in this mode.
 pip_quiet install -q --no-deps --no-build-isolation --no-use-pep517 -e "$ROOT"
+# projects/vitpose_runtime (numpy + OpenCV + onnxruntime) owns the numpy-only
+# pieces the package shares with it (decode, boxes, tracking); editable, so
+# the package and the runtime read the same files.
+pip_quiet install -q --no-deps --no-build-isolation -e "$ROOT/projects/vitpose_runtime"
 
-"$VENV/bin/python" -c "import mmcv.ops, mmdet, mmpose, xtcocotools, vitpose_mm"
+"$VENV/bin/python" -c "import mmcv.ops, mmdet, mmpose, xtcocotools, vitpose_mm, vitpose_runtime"
 echo "$want_stamp" > "$STAMP"
 echo "[setup_env] ready: $VENV" >&2
