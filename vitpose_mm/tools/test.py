@@ -155,7 +155,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
     cfg = merge_args(load_config(args.config, args.cfg_options), args)
     check_data_files(cfg, ('test_dataloader', 'test_evaluator'))
-    validate_datasets(cfg, ('test_dataloader', ), args.skip_invalid)
+    validate_datasets(cfg, ('test_dataloader', 'test_evaluator'),
+                      args.skip_invalid)
     # Evaluation runs on the plain Runner, also for FlexibleRunner (FSDP)
     # training configs: their checkpoints hold full state dicts, and the
     # weights are loaded into the built model before the test loop.
