@@ -24,6 +24,7 @@ from typing import List, Optional
 from vitpose_mm.checkpoint import (LAYOUTS, TARGETS, check_fits,
                                    convert_state_dict, detect_layout,
                                    load_state_dict_file, save_state_dict_file)
+from vitpose_mm.engine.atomic_files import check_output
 
 PROG = 'convert_checkpoint'
 
@@ -97,8 +98,7 @@ def convert(args: argparse.Namespace) -> str:
         ValueError, OSError: On a bad file or a checkpoint that does not
             fit ``--config``.
     """
-    if os.path.abspath(args.src) == os.path.abspath(args.dst):
-        raise ValueError('DST must differ from SRC')
+    check_output(args.dst, [args.src])
     state = load_state_dict_file(args.src, allow_pickle=args.unsafe_pickle)
     src = args.src_layout or detect_layout(state)
     if args.config:
