@@ -13,7 +13,11 @@ dict before any module reads it and
 1. detects the layout (:func:`~.convert.detect_layout`); a foreign one
    (``hf``, ``mmpose``, ``original``) is converted to ours in place, with a
    ``pos_embed`` of another grid resized to the model's;
-2. checks the result against the model (:func:`~.convert.check_fits`):
+2. for a transformers ``save_pretrained`` folder, compares its
+   ``config.json`` (carried in the state dict's ``_metadata`` by
+   :func:`.mmengine_loader.load_local_hf`) with the model field by field
+   (:func:`.hf_folder.check_config_fits`);
+3. checks the result against the model (:func:`~.convert.check_fits`):
    every tensor present with the same shape, nothing missing, nothing left
    over. A mismatch raises ``ValueError`` naming the layout, the key and
    both shapes.
@@ -35,6 +39,7 @@ import torch
 from torch import nn
 
 from .convert import OURS, check_fits, convert_state_dict, detect_layout
+from .hf_folder import METADATA_KEY, check_config_fits
 from .original import head_names_of
 
 #: Top-level children of a plain pose model; others get the partial check.
@@ -86,6 +91,9 @@ def convert_on_load(model: nn.Module, state_dict: dict, prefix: str,
         ValueError: A checkpoint that does not fit, naming the layout, the
             key and both shapes (or the missing / unexpected keys).
     """
+    hf_config = (args[0] or {}).get(METADATA_KEY) if args else None
+    if hf_config is not None:  # a save_pretrained folder's config.json
+        check_config_fits(hf_config[0], model, source=hf_config[1])
     sub = {k[len(prefix):]: v for k, v in state_dict.items()
            if k.startswith(prefix) and isinstance(v, torch.Tensor)}
     sub.pop('data_preprocessor.mean', None)
