@@ -47,6 +47,8 @@ class PoseTracker(_Core):
         low_thr (float): Boxes scoring above this but not kept as people
             (ByteTrack's low-score boxes) may continue a track (0.1).
         batch_size (int, optional): Boxes per pose forward; all when None.
+        top_down (bool): False for a bottom-up model: every call passes
+            ``boxes`` and ``poses`` (no pose-confirmed boxes then).
         **options: Of :class:`vitpose_runtime.tracking.PoseTracker`:
             ``method`` ('pose', 'bytetrack', 'none'), ``det_interval``,
             ``fps``, ``track_seconds``, ``smooth``, ``min_cutoff``,
@@ -65,7 +67,7 @@ class PoseTracker(_Core):
                  detector: Optional[nn.Module] = None, bbox_thr: float = 0.3,
                  nms_thr: float = 0.3, det_cat_id: int = 0,
                  low_thr: float = 0.1, batch_size: Optional[int] = None,
-                 **options) -> None:
+                 top_down: bool = True, **options) -> None:
         self.pose_model, self.detector = pose_model, detector
         self.bbox_thr, self.nms_thr = bbox_thr, nms_thr
         self.det_cat_id, self.low_thr = det_cat_id, low_thr
@@ -75,7 +77,8 @@ class PoseTracker(_Core):
         options.setdefault('sigmas', meta.get('sigmas'))
         options.setdefault('num_keypoints', meta.get('num_keypoints'))
         super().__init__(self._detect if detector is not None else None,
-                         self._estimate_poses, **options)
+                         self._estimate_poses if top_down else None,
+                         **options)
 
     def __call__(self, frame: np.ndarray, boxes: Optional[np.ndarray] = None,
                  poses=None) -> TrackedFrame:
