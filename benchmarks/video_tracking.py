@@ -23,9 +23,9 @@ Parts (``--parts``, default all):
   and ours without the ``trackers`` library (the runtime's fallback);
 - ``interval``: frames/s and keypoint agreement with N = 1 (PCK at 0.05 of
   the box size, and mean pixel difference) for ``--det-interval`` N in 1,
-  2, 5, 10, with YOLOX-Nano and with a heavier mmdet detector (Faster
-  R-CNN R-50-FPN, random weights: timing only; its N = 1 boxes are
-  YOLOX's, so agreement is not measured for it);
+  2, 5, 10, with YOLOX-Nano and with a heavier mmdet detector (YOLOX-S,
+  640x640, random weights: it runs for the timing, the boxes used are
+  YOLOX-Nano's, so its agreement is the same by construction);
 - ``smooth``: keypoint jitter (mean |second difference|, px / frame^2)
   and mean keypoint error (px, visible ground-truth keypoints) without and
   with the One-Euro filter, over a grid of its two parameters;
@@ -59,7 +59,7 @@ SHARED = Path(os.environ.get('VITPOSE_MM_SHARED', REPO.parent / 'shared'))
 COCO = SHARED / 'data' / 'coco'
 DET_CFG = 'mmdet::yolox/yolox_nano_8xb8-300e_coco.py'
 DET_CKPT = SHARED / 'weights' / 'yolox_nano_coco_mmdet.pth'
-HEAVY_DET_CFG = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
+HEAVY_DET_CFG = 'mmdet::yolox/yolox_s_8xb8-300e_coco.py'
 CONFIG_DIR = REPO / 'configs/body_2d_keypoint/topdown_heatmap/coco_tiny'
 POSE_CFG = CONFIG_DIR / ('vitpose-mm_td-hm_ViTPose-tiny_1xb14-100e_'
                          'coco-tiny-128x96.py')
@@ -259,6 +259,215 @@ def part_ids(models, clips):
     return rows
 
 
+def _match(a_boxes, b_boxes):
+    """Pairs of people of two results of one frame (box IoU >= 0.5)."""
+    from vitpose_runtime.tracking import assign
+    if not len(a_boxes) or not len(b_boxes):
+        return []
+    return assign(box_iou(a_boxes, b_boxes), 0.5)
+
+
+def keypoint_agreement(ref, runs):
+    """PCK (keypoints within 0.05 of the person's box size, max(w, h)) and
+    mean pixel distance of ``runs``' keypoints to ``ref``'s, over people
+    matched by box IoU >= 0.5; and the fraction of ``ref``'s people
+    found."""
+    close, dist, found, total = [], [], 0, 0
+    for r, t in zip(ref, runs):
+        total += len(r)
+        for i, j in _match(r.boxes, t.boxes):
+            found += 1
+            size = max(np.ptp(r.boxes[i, [0, 2]]), np.ptp(r.boxes[i, [1, 3]]))
+            d = np.linalg.norm(r.keypoints[i] - t.keypoints[j], axis=-1)
+            dist.append(d.mean())
+            close.append((d <= 0.05 * size).mean())
+    return (float(np.mean(close)) if close else 0., float(np.mean(dist))
+            if dist else float('nan'), found / max(total, 1))
+
+
+def keypoint_error(gt, runs):
+    """Mean pixel error of the visible ground-truth keypoints, over people
+    matched by box IoU >= 0.5."""
+    errs = []
+    for g, t in zip(gt, runs):
+        if not g:
+            continue
+        gb = np.array([p['box'] for p in g])
+        for i, j in _match(gb, t.boxes):
+            vis = g[i]['visible']
+            errs += list(np.linalg.norm(
+                g[i]['keypoints'][vis] - t.keypoints[j][vis], axis=-1))
+    return float(np.mean(errs))
+
+
+def run_tracker(tracker, frames):
+    start = time.perf_counter()
+    out = [tracker(f) for f in frames]
+    return out, len(frames) / (time.perf_counter() - start)
+
+
+def part_interval(models, clip):
+    """--det-interval N: frames/s, detector calls, agreement with N = 1."""
+    from mmdet.apis import init_detector
+
+    from vitpose_mm.apis.models import load_config
+    cfg = load_config(HEAVY_DET_CFG)
+    cfg.model.backbone.init_cfg = None
+    heavy = init_detector(cfg, None, device='cpu')
+    from mmpose.utils import adapt_mmdet_pipeline
+    heavy.cfg = adapt_mmdet_pipeline(heavy.cfg)
+    print('\n## Detector interval (composite clip, 60 frames, 960x540; '
+          'agreement with N = 1)\n')
+    print('| detector | N | frames/s | detector runs | PCK@0.05 vs N=1 | '
+          'mean px vs N=1 | people of N=1 found | keypoint error vs GT (px)'
+          ' |')
+    print('|---|---|---|---|---|---|---|---|')
+    for det_name, extra in (('YOLOX-Nano', None), ('YOLOX-S (random)',
+                                                    heavy)):
+        ref = None
+        for n in (1, 2, 5, 10):
+            tracker = models.tracker(fps=clip.fps, det_interval=n)
+            if extra is not None:
+                own = tracker.detect
+
+                def detect(frame, own=own):
+                    from mmdet.apis import inference_detector
+                    inference_detector(extra, frame)  # the heavy cost
+                    return own(frame)
+                tracker.detect = detect
+            out, fps = run_tracker(tracker, clip.frames)
+            if n == 1:
+                ref = out
+            pck, px, found = keypoint_agreement(ref, out)
+            runs = sum(t.detector for t in out)
+            print(f'| {det_name} | {n} | {fps:.2f} | {runs} | {pck:.3f} | '
+                  f'{px:.2f} | {found:.3f} | {keypoint_error(clip.gt, out):.2f}'
+                  ' |', flush=True)
+
+
+def jitter(runs):
+    """Mean |second difference| of each track's keypoints over three
+    consecutive frames, px / frame^2."""
+    acc, seen = [], {}
+    for t, frame in enumerate(runs):
+        for tid, k in zip(frame.track_ids, frame.keypoints):
+            seen.setdefault(int(tid), {})[t] = k
+    for frames in seen.values():
+        for t in frames:
+            if t - 1 in frames and t - 2 in frames:
+                acc.append(np.linalg.norm(
+                    frames[t] - 2 * frames[t - 1] + frames[t - 2],
+                    axis=-1).mean())
+    return float(np.mean(acc))
+
+
+def gt_jitter(gt):
+    """The same on the ground truth (its own motion: the walkers' bob)."""
+    acc, seen = [], {}
+    for t, frame in enumerate(gt):
+        for p in frame:
+            seen.setdefault(p['id'], {})[t] = p['keypoints']
+    for frames in seen.values():
+        for t in frames:
+            if t - 1 in frames and t - 2 in frames:
+                acc.append(np.linalg.norm(
+                    frames[t] - 2 * frames[t - 1] + frames[t - 2],
+                    axis=-1).mean())
+    return float(np.mean(acc))
+
+
+def smoothed(runs, fps, min_cutoff, beta):
+    """The tracker's results One-Euro filtered as ``smooth=True`` does
+    (a new filter when a track starts or comes back)."""
+    import copy
+
+    from vitpose_runtime.smoothing import OneEuroFilter
+    filters, out = {}, []
+    for t, frame in enumerate(runs):
+        frame = copy.copy(frame)
+        frame.keypoints = frame.keypoints.copy()
+        for i, tid in enumerate(frame.track_ids):
+            last = filters.get(int(tid))
+            if last is None or last[1] != t - 1:
+                last = (OneEuroFilter(min_cutoff, beta), t)
+            frame.keypoints[i] = last[0](frame.keypoints[i], t / fps)
+            filters[int(tid)] = (last[0], t)
+        out.append(frame)
+    return out
+
+
+def part_smooth(models, clips):
+    from vitpose_runtime.smoothing import BETA, MIN_CUTOFF
+    print('\n## Smoothing (One-Euro; jitter: mean |second difference|, '
+          'px/frame^2; error: mean px to visible ground-truth keypoints)\n')
+    raw = {}
+    for name, clip in clips.items():
+        raw[name] = run_tracker(models.tracker(fps=clip.fps),
+                                clip.frames)[0]
+        print(f'{name}: ground truth\'s own second difference '
+              f'{gt_jitter(clip.gt):.2f}; raw jitter '
+              f'{jitter(raw[name]):.2f}, error '
+              f'{keypoint_error(clip.gt, raw[name]):.2f}')
+    print('\n| min_cutoff (Hz) | beta (1/px) | ' + ' | '.join(
+        f'{n}: jitter (change) / error (change)' for n in clips) + ' |')
+    print('|---|---|' + '---|' * len(clips))
+    for mc in (0.3, 0.5, 1.0, 2.0, 4.0):
+        for beta in (0.0, 0.003, 0.01, 0.03, 0.1):
+            cells = []
+            for name, clip in clips.items():
+                j0, e0 = jitter(raw[name]), keypoint_error(clip.gt,
+                                                           raw[name])
+                s = smoothed(raw[name], clip.fps, mc, beta)
+                j, e = jitter(s), keypoint_error(clip.gt, s)
+                cells.append(f'{j:.2f} ({100 * (j / j0 - 1):+.0f}%) / '
+                             f'{e:.2f} ({100 * (e / e0 - 1):+.0f}%)')
+            mark = ' (default)' if (mc, beta) == (MIN_CUTOFF, BETA) else ''
+            print(f'| {mc}{mark} | {beta} | ' + ' | '.join(cells) + ' |')
+    # the tracker's own smoothing at the defaults gives the same numbers
+    name, clip = next(iter(clips.items()))
+    own = run_tracker(models.tracker(fps=clip.fps, smooth=True),
+                      clip.frames)[0]
+    print(f'\n{name} with PoseTracker(smooth=True) at the defaults: jitter '
+          f'{jitter(own):.2f}, error {keypoint_error(clip.gt, own):.2f}')
+
+
+def real_clip(out: Path) -> Path:
+    """60 real frames: ../shared/data/video/demo.mp4 (5 frames, 960x540)
+    played forward and back."""
+    import cv2
+
+    from vitpose_runtime.video import VideoReader
+    frames = [f for _, f in VideoReader(SHARED / 'data/video/demo.mp4')]
+    loop = frames + frames[-2:0:-1]
+    path = out / 'street60.mp4'
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'mp4v'),
+                             15, frames[0].shape[1::-1])
+    for i in range(60):
+        writer.write(loop[i % len(loop)])
+    writer.release()
+    return path
+
+
+def part_demo(ckpt, pose_cfg, out):
+    """The demo end to end (a subprocess, as a user runs it)."""
+    video = real_clip(out)
+    print('\n## Demo end to end (60 real frames of ../shared/data/video/'
+          'demo.mp4 played forward and back, 960x540)\n')
+    for extra in (['--sequential'], [], ['--det-interval', '5'],
+                  ['--no-render']):
+        cmd = [sys.executable, '-m', 'vitpose_mm.tools.demo', '--input',
+               str(video), '--pose-config', str(pose_cfg),
+               '--pose-checkpoint', str(ckpt), '--det-config', DET_CFG,
+               '--det-checkpoint', str(DET_CKPT), '--device', 'cpu',
+               '--output-dir', str(out / 'demo'), *extra]
+        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+        line = [x for x in proc.stdout.splitlines() + proc.stderr.splitlines()
+                if 'frames/s' in x]
+        print(f'- `{" ".join(extra) or "(default: threads)"}`: '
+              f'{line[-1].split(" - INFO - ")[-1] if line else proc.stderr[-500:]}',
+              flush=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--parts', default='ids,interval,smooth,demo')
@@ -279,6 +488,12 @@ def main(argv=None):
           f'{__import__("torch").get_num_threads()}')
     if 'ids' in parts:
         part_ids(models, clips)
+    if 'interval' in parts:
+        part_interval(models, clip)
+    if 'smooth' in parts:
+        part_smooth(models, clips)
+    if 'demo' in parts:
+        part_demo(ckpt, args.pose_config, out)
 
 
 if __name__ == '__main__':

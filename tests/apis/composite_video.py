@@ -54,7 +54,7 @@ class Walker:
 #: behind A (they cross near frame 42), C enters from the left at frame 8
 #: and is fully hidden behind the pillar on frames 37-44.
 WALKERS = (Walker(442619, 330, 520, 60, 10, 0, 2),
-           Walker(460541, 300, 470, 760, -6, 0, 0),
+           Walker(543117, 300, 470, 760, -6, 0, 0),
            Walker(531914, 280, 455, -125, 9, 8, -1))
 #: The pillar (x1, x2) at scale 1: in front of B and C, behind A.
 PILLAR = (130, 322)
@@ -106,11 +106,12 @@ def cutout(coco: Path, ann_id: int):
 
 
 def background(size, seed: int) -> np.ndarray:
-    """A smooth coloured (H, W, 3) background: low-frequency noise, a
+    """A smooth, muted (H, W, 3) background: low-frequency noise, a
     lighter ground below the horizon, fine grain."""
     w, h = size
     rng = np.random.default_rng(seed)
-    coarse = rng.uniform(60, 200, (6, 10, 3)).astype(np.float32)
+    coarse = rng.uniform(70, 190, (6, 10, 3)).astype(np.float32)
+    coarse = 0.4 * coarse + 0.6 * coarse.mean(-1, keepdims=True)  # muted
     img = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC)
     img[int(h * 0.62):] = img[int(h * 0.62):] * 0.6 + 80
     img += rng.normal(0, 4, img.shape).astype(np.float32)

@@ -124,22 +124,17 @@ def render(visualizer, img: np.ndarray, sample=None,
         img = img.copy()
         return np.concatenate([img, np.zeros_like(img)]) if draw_heatmap \
             else img
-    from vitpose_runtime.draw import draw_track_ids, track_color
+    from vitpose_runtime.draw import draw_track_ids
 
     ids = sample.pred_instances.get('track_ids')
-    bbox_color = visualizer.bbox_color
-    if ids is not None:  # the visualizer draws RGB
-        visualizer.bbox_color = [track_color(int(i))[::-1] for i in ids]
-    try:
-        visualizer.add_datasample(
-            'pose', np.ascontiguousarray(img[..., ::-1]), data_sample=sample,
-            draw_gt=False, draw_bbox=draw_bbox, draw_heatmap=draw_heatmap,
-            show_kpt_idx=show_kpt_idx, skeleton_style=skeleton_style,
-            kpt_thr=kpt_thr)
-    finally:
-        visualizer.bbox_color = bbox_color
+    visualizer.add_datasample(
+        'pose', np.ascontiguousarray(img[..., ::-1]), data_sample=sample,
+        draw_gt=False, draw_bbox=draw_bbox and ids is None,
+        draw_heatmap=draw_heatmap, show_kpt_idx=show_kpt_idx,
+        skeleton_style=skeleton_style, kpt_thr=kpt_thr)
     out = np.ascontiguousarray(visualizer.get_image()[..., ::-1])
-    if ids is not None:
-        draw_track_ids(out, sample.pred_instances.bboxes, ids)
+    if ids is not None:  # boxes in the tracks' colours, and the ids
+        draw_track_ids(out, sample.pred_instances.bboxes, ids,
+                       draw_box=draw_bbox)
     return out
 

@@ -224,6 +224,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                        help='run the detector every N-th frame (and when a '
                        'person is lost); boxes from the keypoints between '
                        '(%(default)s)')
+    video.add_argument('--pose-conf-thr', type=float, default=0.35,
+                       help='mean keypoint score a tracked person needs '
+                       'where the detector did not find them (%(default)s)')
     video.add_argument('--smooth', action='store_true',
                        help='One-Euro filter each tracked keypoint')
     video.add_argument('--smooth-min-cutoff', type=float,
@@ -522,7 +525,8 @@ class Demo:
             batch_size=args.batch_size, top_down=not args.bottom_up,
             method=args.tracker or 'pose', det_interval=args.det_interval,
             fps=fps, track_seconds=args.track_seconds, smooth=args.smooth,
-            min_cutoff=args.smooth_min_cutoff, beta=args.smooth_beta)
+            min_cutoff=args.smooth_min_cutoff, beta=args.smooth_beta,
+            conf_thr=args.pose_conf_thr)
 
     def _frame_people(self, tracker, frame, given, where):
         """One frame through the tracker: given boxes are checked first

@@ -98,6 +98,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                    help='run the detector every N-th frame (1)')
     p.add_argument('--track-seconds', type=float, default=1.0,
                    help='a hidden person keeps their id this long (1.0 s)')
+    p.add_argument('--pose-conf-thr', type=float, default=0.35,
+                   help='mean keypoint score a tracked person needs where '
+                   'the detector did not find them (0.35)')
     p.add_argument('--smooth', action='store_true',
                    help='One-Euro filter each tracked keypoint')
     p.add_argument('--smooth-min-cutoff', type=float, default=MIN_CUTOFF,
@@ -272,7 +275,8 @@ class Runner:
         tracker = self.estimator.tracker(
             method=args.tracker or 'pose', det_interval=args.det_interval,
             fps=fps, track_seconds=args.track_seconds, smooth=args.smooth,
-            min_cutoff=args.smooth_min_cutoff, beta=args.smooth_beta)
+            min_cutoff=args.smooth_min_cutoff, beta=args.smooth_beta,
+            conf_thr=args.pose_conf_thr)
         if self.given is not None:
             tracker.detect = None
         writer, per_frame = None, []

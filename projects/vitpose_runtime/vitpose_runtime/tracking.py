@@ -17,6 +17,11 @@ Methods (``method=``):
   ``trackers`` library's ByteTrack Kalman filter (``ByteTrackTracklet``,
   constant velocity, ByteTrack's noise), plus what the pose model gives:
 
+  * tracks seen on the last frame are matched first, hidden ones then
+    (DeepSORT's matching cascade, Wojke et al., ICIP 2017);
+  * boxes cut by an occluder are completed to the person's typical size
+    for the motion model and for association (:func:`complete_box`,
+    :func:`track_iou`);
   * the similarity of a track and a person is ``iou_weight`` x box IoU +
     (1 - ``iou_weight``) x OKS (COCO's object keypoint similarity) of
     their keypoints, the track's moved by the predicted motion; crossing
@@ -239,6 +244,28 @@ def assign(similarity: np.ndarray, threshold: float
             if similarity[r, c] >= threshold]
 
 
+def track_iou(box: np.ndarray, predicted: np.ndarray, size: np.ndarray
+              ) -> float:
+    """IoU of a person's predicted box and a detection, for association.
+
+    A detection cut by an occluder is completed first
+    (:func:`complete_box`), and its IoU is then scaled by the square root
+    of the fraction of the typical box it covers: a sliver of a person
+    emerging from behind a pillar still matches their track, but a cut
+    box never looks better than a whole one (when two people cross, the
+    front one's sliver beside them must not take their track).
+
+    Args:
+        box (np.ndarray): (4+,) the detection, pixels.
+        predicted (np.ndarray): (4,) the track's predicted box.
+        size (np.ndarray): (2,) the track's typical (w, h).
+    """
+    whole = complete_box(box, predicted, size)
+    iou = box_iou(predicted[None], whole[None])[0, 0]
+    wh = np.asarray(box[2:4], np.float64) - box[:2]
+    return float(iou * min(1.0, np.sqrt(max(wh.prod(), 0.) / size.prod())))
+
+
 def _motion_model(box: np.ndarray):
     """The box's Kalman filter from the ``trackers`` library
     (ByteTrack's tracklet), or :class:`_StillBox` without it."""
@@ -313,8 +340,8 @@ class TrackedFrame:
         index (int): Frame number, from 0.
         boxes (np.ndarray): (N, 5) ``x1, y1, x2, y2, score``, image pixels:
             a detector box and its score, or (pose-confirmed, between
-            detections) the box the pose model looked in and the mean
-            keypoint score.
+            detections) the box of the person's keypoints
+            (:func:`keypoint_boxes`) and their mean keypoint score.
         keypoints (np.ndarray): (N, K, 2) image pixels (smoothed with
             ``smooth``).
         keypoint_scores (np.ndarray): (N, K).
@@ -567,15 +594,23 @@ class PoseTracker:
                    ) -> TrackedFrame:
         """ByteTrack's two stages with OKS, pose-confirmed boxes, births."""
         found = []  # (track or None, box (5,), keypoints, scores)
-        tracks = list(self.tracks)
-        # 1: every track against the kept people, IoU + OKS
-        sim = self._similarity(tracks, people[:, :4], kpts, scores)
-        pairs = assign(sim, self.match_thr)
-        for r, c in pairs:
-            found.append((tracks[r], people[c], kpts[c], scores[c]))
-        left = [t for i, t in enumerate(tracks)
-                if i not in {r for r, _ in pairs}]
-        new = [c for c in range(len(people)) if c not in {c for _, c in pairs}]
+        # 1: the tracks against the kept people, IoU + OKS: first those
+        # seen on the last frame, then the hidden ones (DeepSORT's
+        # matching cascade: a person tracked without a break keeps their
+        # box when a hidden one reappears beside them)
+        new, left = list(range(len(people))), []
+        for tracks in ([t for t in self.tracks if t.last_seen == index - 1],
+                       [t for t in self.tracks if t.last_seen < index - 1]):
+            sim = self._similarity(tracks, people[new, :4], kpts[new],
+                                   scores[new])
+            pairs = assign(sim, self.match_thr)
+            for r, c in pairs:
+                c = new[c]
+                found.append((tracks[r], people[c], kpts[c], scores[c]))
+            taken = {new[c] for _, c in pairs}
+            left += [t for i, t in enumerate(tracks)
+                     if i not in {r for r, _ in pairs}]
+            new = [c for c in new if c not in taken]
         recent = [t for t in left if index - t.last_seen <= self.confirm_frames]
         detected = len(found)
         if self.estimate is not None and recent:
@@ -601,9 +636,8 @@ class PoseTracker:
     def _similarity(self, tracks, boxes, kpts, scores) -> np.ndarray:
         if not tracks or not len(boxes):
             return np.zeros((len(tracks), len(boxes)))
-        iou = np.array([[box_iou(t.predicted_box()[None], complete_box(
-            b, t.predicted_box(), t.size)[None])[0, 0] for b in boxes]
-            for t in tracks])
+        iou = np.array([[track_iou(b, t.predicted_box(), t.size)
+                         for b in boxes] for t in tracks])
         moved = np.stack([t.keypoints + t.shift() for t in tracks])
         tscores = np.stack([t.scores for t in tracks])
         return (self.iou_weight * iou
@@ -615,6 +649,12 @@ class PoseTracker:
         motion model's prediction."""
         shift = np.stack([np.tile(t.shift(), 2) for t in tracks])
         return np.stack([t.kbox for t in tracks]) + shift
+
+    def _pose_box(self, k, s) -> np.ndarray:
+        """(5,) a person found by the pose model alone: their keypoints'
+        box and mean keypoint score."""
+        return np.append(keypoint_boxes(k[None], s[None], self.kpt_thr)[0],
+                         np.mean(s))
 
     def _pose_continues(self, k, s, found) -> bool:
         return float(np.mean(s)) >= self.conf_thr and not self._duplicate(
@@ -647,9 +687,9 @@ class PoseTracker:
         boxes = np.stack([t.predicted_box() for t in tracks])
         kpts, scores = self._estimate(
             frame, np.hstack([boxes, np.ones((len(boxes), 1))]))
-        for t, box, k, s in zip(tracks, boxes, kpts, scores):
+        for t, k, s in zip(tracks, kpts, scores):
             if self._pose_continues(k, s, found):
-                found.append((t, np.append(box, np.mean(s)), k, s))
+                found.append((t, self._pose_box(k, s), k, s))
 
     # ------------------------------------------------ between detections --
     def _between_detections(self, frame, index) -> Optional[TrackedFrame]:
@@ -662,10 +702,10 @@ class PoseTracker:
         kpts, scores = self._estimate(
             frame, np.hstack([boxes, np.ones((len(boxes), 1))]))
         found = []
-        for t, box, k, s in zip(live, boxes, kpts, scores):
+        for t, k, s in zip(live, kpts, scores):
             if not self._pose_continues(k, s, found):
                 return None
-            found.append((t, np.append(box, np.mean(s)), k, s))
+            found.append((t, self._pose_box(k, s), k, s))
         return self._commit(index, found, False)
 
     # ---------------------------------------------------------- commit --
