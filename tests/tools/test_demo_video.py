@@ -143,6 +143,12 @@ def _coco_frames(n, size=(160, 120)):
     return [np.roll(img, 2 * i, axis=1) for i in range(n)]
 
 
+def _jpeg_starts(data):
+    """Offsets of the JPEG start markers (one per MJPEG frame)."""
+    return [i for i in range(len(data) - 1)
+            if data[i] == 0xFF and data[i + 1] == 0xD8]
+
+
 BOXES = [[20, 5, 120, 110]]
 
 
@@ -162,7 +168,7 @@ def test_truncated_video_says_how_many_frames_were_read(
     the 13 frames in every output, and the summary says '13 of 24'."""
     data = _mjpeg_avi(tmp_path / 'full.avi', _coco_frames(24)).read_bytes()
     video = tmp_path / 'cut.avi'
-    video.write_bytes(data[:len(data) * 13 // 24])
+    video.write_bytes(data[:_jpeg_starts(data)[13]])  # frames 0-12
     log = _run_given(pose, video, tmp_path)
     assert ('cut.avi: the stream ended after 13 of the 24 frames its '
             'header gives (frame 13 is missing') in log
@@ -176,8 +182,7 @@ def test_corrupt_frame_is_skipped_and_the_track_goes_on(
         pose, tmp_path):  # noqa: F811
     data = bytearray(_mjpeg_avi(tmp_path / 'v.avi',
                                 _coco_frames(24)).read_bytes())
-    starts = [i for i in range(len(data) - 1)
-              if data[i] == 0xFF and data[i + 1] == 0xD8]
+    starts = _jpeg_starts(data)
     data[starts[5] + 200:starts[5] + 2000] = bytes(1800)  # frame 5's JPEG
     video = tmp_path / 'bad.avi'
     video.write_bytes(bytes(data))

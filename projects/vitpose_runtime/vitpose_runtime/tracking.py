@@ -505,7 +505,8 @@ class PoseTracker:
         Args:
             frame (np.ndarray): (H, W, 3) uint8 BGR image.
             boxes (np.ndarray, optional): (N, 5) person boxes to use instead
-                of the detector on this frame (all count as kept people).
+                of the detector on this frame: they are all the people
+                (no pose-confirmed ones are added).
             poses (tuple, optional): ``(keypoints (N, K, 2), scores (N,
                 K))`` of ``boxes``, for models that find people themselves
                 (bottom-up); the pose model is not called then.
@@ -567,7 +568,8 @@ class PoseTracker:
         if self.method == 'bytetrack':
             return self._bytetrack_frame(frame, index, people, rest, kpts,
                                          scores, poses is not None)
-        return self._associate(frame, index, people, rest, kpts, scores)
+        return self._associate(frame, index, people, rest, kpts, scores,
+                               confirm=boxes is None)
 
     def _bytetrack_frame(self, frame, index, people, rest, kpts, scores,
                          given_poses) -> TrackedFrame:
@@ -590,9 +592,10 @@ class PoseTracker:
         fresh = {int(i): int(i) not in self._filters for i in ids}
         return self._report(index, chosen, k, s, ids, True, fresh)
 
-    def _associate(self, frame, index, people, rest, kpts, scores
-                   ) -> TrackedFrame:
-        """ByteTrack's two stages with OKS, pose-confirmed boxes, births."""
+    def _associate(self, frame, index, people, rest, kpts, scores,
+                   confirm: bool = True) -> TrackedFrame:
+        """ByteTrack's two stages with OKS, pose-confirmed boxes (unless
+        the boxes were given: then they are all the people), births."""
         found = []  # (track or None, box (5,), keypoints, scores)
         # 1: the tracks against the kept people, IoU + OKS: first those
         # seen on the last frame, then the hidden ones (DeepSORT's
@@ -613,7 +616,7 @@ class PoseTracker:
             new = [c for c in new if c not in taken]
         recent = [t for t in left if index - t.last_seen <= self.confirm_frames]
         detected = len(found)
-        if self.estimate is not None and recent:
+        if self.estimate is not None and recent and confirm:
             # 2: low-score boxes near a left-over track's prediction
             recent = self._low_boxes(frame, recent, rest, found)
             # 3: pose-confirmed boxes where the detector found nobody
