@@ -340,9 +340,9 @@ def part_interval(models, clip):
                 ref = out
             pck, px, found = keypoint_agreement(ref, out)
             runs = sum(t.detector for t in out)
+            err = keypoint_error(clip.gt, out)
             print(f'| {det_name} | {n} | {fps:.2f} | {runs} | {pck:.3f} | '
-                  f'{px:.2f} | {found:.3f} | {keypoint_error(clip.gt, out):.2f}'
-                  ' |', flush=True)
+                  f'{px:.2f} | {found:.3f} | {err:.2f} |', flush=True)
 
 
 def jitter(runs):
@@ -396,6 +396,20 @@ def smoothed(runs, fps, min_cutoff, beta):
     return out
 
 
+def gt_runs(gt, rng, sigma):
+    """The ground truth as tracker results, keypoints plus N(0, sigma)."""
+    from vitpose_runtime.tracking import TrackedFrame
+    out = []
+    for t, frame in enumerate(gt):
+        n = len(frame)
+        kpts = np.array([p['keypoints'] for p in frame]).reshape(n, 17, 2)
+        out.append(TrackedFrame(
+            t, np.array([np.r_[p['box'], 1.] for p in frame]).reshape(n, 5),
+            kpts + rng.normal(0, sigma, kpts.shape), np.ones((n, 17)),
+            np.array([p['id'] for p in frame], np.int64), True))
+    return out
+
+
 def part_smooth(models, clips):
     from vitpose_runtime.smoothing import BETA, MIN_CUTOFF
     print('\n## Smoothing (One-Euro; jitter: mean |second difference|, '
@@ -423,6 +437,27 @@ def part_smooth(models, clips):
                              f'{e:.2f} ({100 * (e / e0 - 1):+.0f}%)')
             mark = ' (default)' if (mc, beta) == (MIN_CUTOFF, BETA) else ''
             print(f'| {mc}{mark} | {beta} | ' + ' | '.join(cells) + ' |')
+    # a better pose model, simulated: the ground truth plus Gaussian noise
+    print('\nThe ground truth plus Gaussian noise (a better pose model, '
+          'simulated), composite clip:\n')
+    clip = next(iter(clips.values()))
+    rng = np.random.default_rng(0)
+    grid = [(mc, b) for mc in (0.5, 1.0, 2.0) for b in (0.0, 0.01, 0.03,
+                                                       0.1)]
+    print('| noise sigma (px) | raw jitter / error | ' + ' | '.join(
+        f'{mc} Hz, beta {b}' for mc, b in grid) + ' |')
+    print('|---|---|' + '---|' * len(grid))
+    for sigma in (2.0, 5.0):
+        noisy = gt_runs(clip.gt, rng, sigma)
+        j0, e0 = jitter(noisy), keypoint_error(clip.gt, noisy)
+        cells = []
+        for mc, b in grid:
+            s = smoothed(noisy, clip.fps, mc, b)
+            e = keypoint_error(clip.gt, s)
+            cells.append(f'{100 * (jitter(s) / j0 - 1):+.0f}% / '
+                         f'{100 * (e / e0 - 1):+.0f}%')
+        print(f'| {sigma} | {j0:.2f} / {e0:.2f} | ' + ' | '.join(cells)
+              + ' |')
     # the tracker's own smoothing at the defaults gives the same numbers
     name, clip = next(iter(clips.items()))
     own = run_tracker(models.tracker(fps=clip.fps, smooth=True),
@@ -463,8 +498,9 @@ def part_demo(ckpt, pose_cfg, out):
         proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
         line = [x for x in proc.stdout.splitlines() + proc.stderr.splitlines()
                 if 'frames/s' in x]
-        print(f'- `{" ".join(extra) or "(default: threads)"}`: '
-              f'{line[-1].split(" - INFO - ")[-1] if line else proc.stderr[-500:]}',
+        said = (line[-1].split(' - INFO - ')[-1] if line else
+                proc.stderr[-500:])
+        print(f'- `{" ".join(extra) or "(default: threads)"}`: {said}',
               flush=True)
 
 

@@ -81,16 +81,37 @@ Output in --output-dir, for an input named NAME.EXT:
 - NAME.json: a list of people, each {"bbox": [x1, y1, x2, y2],
   "bbox_score": s, "keypoints": [[x, y], ...] (K), "keypoint_scores":
   [...] (K)}, image pixels; [] for an image without people. For a video
-  or camera, one list of people per frame, written when the run ends
+  or camera, one list of people per frame read (each person with
+  "track_id" unless --tracker none), written when the run ends
   (also when interrupted). JSON files are written atomically.
 - NAME.jsonl (video or camera): one line per frame, {"frame": i,
-  "instances": [...]}, appended and flushed as each frame is done, so a
-  run killed midway keeps every finished frame.
+  "detector": true|false, "instances": [...]}, appended and flushed as
+  each frame is done, so a run killed midway keeps every finished frame.
 - NAME.EXT (NAME.mp4 for a video or camera): the input with skeletons
   drawn (mmpose's PoseLocalVisualizer: boxes with --draw-bbox, summed
   heatmaps stacked below with --draw-heatmap), keypoints scoring <=
   --kpt-thr left out; not with --no-render. Ctrl-C (or SIGTERM) stops a
   video cleanly: the mp4 is closed and playable.
+
+Videos and cameras: every person gets a "track_id" (int >= 0, the same
+while they are visible or hidden up to --track-seconds, never given to
+anyone else) from ``vitpose_mm.apis.PoseTracker`` (--tracker pose, the
+default: ByteTrack's association with the trackers library's Kalman
+filter, OKS of the keypoints and pose-confirmed boxes; bytetrack: the
+library's box tracker; none: no ids). --det-interval N runs the detector
+on frame 0, every N-th frame and whenever a tracked person is lost; the
+boxes between come from each person's previous keypoints. --smooth
+One-Euro filters each tracked keypoint (--smooth-min-cutoff Hz,
+--smooth-beta 1/px). Each NAME.jsonl record carries "detector": true|false.
+A reader thread decodes ahead and a writer thread draws and records
+(--sequential: all in one thread; --show draws in the main thread); the
+run ends with a summary: frames read of the header's count, frames/s and
+the time per frame of decode, detect, pose, track, render and write.
+Videos are read by ``vitpose_runtime.video`` (PyAV if installed, else
+OpenCV): an undecodable frame is skipped with a message naming it, and a
+stream that ends early, changes frame size or gives no frame rate is
+reported. --tracker / --det-interval / --smooth on an image or a folder
+are refused.
 
 --show displays each rendered image in a window (--show-interval seconds,
 or until a key for single images; q or Esc stops).
@@ -135,6 +156,8 @@ from vitpose_runtime.smoothing import BETA, MIN_CUTOFF
 from vitpose_runtime.tracking import METHODS
 
 NO_BOXES = np.zeros((0, 5), dtype=np.float32)
+#: The summary's note on the per-stage times of a threaded run.
+THREADED = ' (decode, render and write in their own threads)'
 
 
 def _positive_int(text: str) -> int:
@@ -224,7 +247,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                        help='run the detector every N-th frame (and when a '
                        'person is lost); boxes from the keypoints between '
                        '(%(default)s)')
-    video.add_argument('--pose-conf-thr', type=float, default=0.35,
+    video.add_argument('--pose-conf-thr', type=float, default=0.3,
                        help='mean keypoint score a tracked person needs '
                        'where the detector did not find them (%(default)s)')
     video.add_argument('--smooth', action='store_true',
@@ -540,8 +563,8 @@ class Demo:
                 poses = (np.zeros((0, 0, 2)), np.zeros((0, 0)))
             else:
                 pred = sample.pred_instances
-                boxes = np.concatenate([pred.bboxes, pred.bbox_scores[:, None]],
-                                       axis=1)
+                boxes = np.concatenate(
+                    [pred.bboxes, pred.bbox_scores[:, None]], axis=1)
                 poses = (pred.keypoints, pred.keypoint_scores)
             return tracker(frame, boxes, poses)
         if self.detector is None:
@@ -717,9 +740,10 @@ def _refuse_video_options(args: argparse.Namespace, kind: str) -> None:
         ('--det-interval', args.det_interval != 1),
         ('--smooth', args.smooth)) if on]
     if given:
+        what = 'an image' if kind == 'image' else 'a folder of images'
         raise InputError(f'{" / ".join(given)}: for videos and cameras '
-                         f'only; {args.input} is {"an image" if kind == "image" else "a folder of images"}, '
-                         'whose people are found image by image')
+                         f'only; {args.input} is {what}, whose people are '
+                         'found image by image')
 
 
 def _interrupt_on_sigterm() -> None:
@@ -764,7 +788,7 @@ def run(args: argparse.Namespace) -> None:
                  f'{seconds:.1f} s, {done / max(seconds, 1e-9):.2f} '
                  f'frames/s; time per frame: '
                  f'{demo.times.report(done) if done else "-"}'
-                 f'{"" if args.sequential or args.show else " (decode, render and write in their own threads)"}')
+                 f'{"" if args.sequential or args.show else THREADED}')
         unit = 'frame'
     else:
         count = demo.run_images(files, out_dir)

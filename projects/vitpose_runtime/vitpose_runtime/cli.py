@@ -98,9 +98,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                    help='run the detector every N-th frame (1)')
     p.add_argument('--track-seconds', type=float, default=1.0,
                    help='a hidden person keeps their id this long (1.0 s)')
-    p.add_argument('--pose-conf-thr', type=float, default=0.35,
+    p.add_argument('--pose-conf-thr', type=float, default=0.3,
                    help='mean keypoint score a tracked person needs where '
-                   'the detector did not find them (0.35)')
+                   'the detector did not find them (0.3)')
     p.add_argument('--smooth', action='store_true',
                    help='One-Euro filter each tracked keypoint')
     p.add_argument('--smooth-min-cutoff', type=float, default=MIN_CUTOFF,

@@ -426,7 +426,7 @@ class PoseTracker:
                  sigmas: Optional[Sequence[float]] = None,
                  smooth: bool = False, min_cutoff: float = MIN_CUTOFF,
                  beta: float = BETA, kpt_thr: float = 0.3,
-                 conf_thr: float = 0.35, dup_oks: float = 0.5,
+                 conf_thr: float = 0.3, dup_oks: float = 0.5,
                  match_thr: float = 0.1, iou_weight: float = 0.5,
                  confirm_frames: int = 3) -> None:
         if method not in METHODS:
@@ -614,7 +614,8 @@ class PoseTracker:
             left += [t for i, t in enumerate(tracks)
                      if i not in {r for r, _ in pairs}]
             new = [c for c in new if c not in taken]
-        recent = [t for t in left if index - t.last_seen <= self.confirm_frames]
+        recent = [t for t in left
+                  if index - t.last_seen <= self.confirm_frames]
         detected = len(found)
         if self.estimate is not None and recent and confirm:
             # 2: low-score boxes near a left-over track's prediction
