@@ -152,8 +152,10 @@ from vitpose_mm.apis import (CameraFrames, InputError, JsonLinesWriter,
 from vitpose_mm.apis.video_pipeline import (FrameReader, FrameWriter,
                                             StageTimes)
 from vitpose_mm.deploy.kernels import PRECISIONS
-from vitpose_runtime.smoothing import BETA, MIN_CUTOFF
-from vitpose_runtime.tracking import METHODS
+from vitpose_runtime.video_options import (add_video_arguments,
+                                           refuse_on_images,
+                                           tracker_options,
+                                           video_options_error)
 
 NO_BOXES = np.zeros((0, 5), dtype=np.float32)
 #: The summary's note on the per-stage times of a threaded run.
@@ -235,29 +237,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'can run code: trusted files only')
     parser.add_argument('--unsafe-pickle-det', action='store_true',
                         help='the same for the DETECTOR checkpoint only')
-    video = parser.add_argument_group(
-        'videos and cameras (see "Videos and cameras" above)')
-    video.add_argument('--tracker', choices=list(METHODS), default=None,
-                       help='identities: pose (default for videos and '
-                       'cameras), bytetrack (boxes only), none (off)')
-    video.add_argument('--track-seconds', type=float, default=1.0,
-                       help='a hidden person keeps their id this long '
-                       '(%(default)s s)')
-    video.add_argument('--det-interval', type=_positive_int, default=1,
-                       help='run the detector every N-th frame (and when a '
-                       'person is lost); boxes from the keypoints between '
-                       '(%(default)s)')
-    video.add_argument('--pose-conf-thr', type=float, default=0.3,
-                       help='mean keypoint score a tracked person needs '
-                       'where the detector did not find them (%(default)s)')
-    video.add_argument('--smooth', action='store_true',
-                       help='One-Euro filter each tracked keypoint')
-    video.add_argument('--smooth-min-cutoff', type=float,
-                       default=MIN_CUTOFF,
-                       help='One-Euro cutoff at rest, Hz (%(default)s)')
-    video.add_argument('--smooth-beta', type=float, default=BETA,
-                       help='One-Euro speed coefficient, 1/px '
-                       '(%(default)s)')
+    add_video_arguments(parser.add_argument_group(
+        'videos and cameras (see "Videos and cameras" above)'))
+    video = parser.add_argument_group('throughput')
     video.add_argument('--sequential', action='store_true',
                        help='decode, infer and write in one thread (no '
                        'reader / writer threads)')
@@ -323,20 +305,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                      '--draw-heatmap')
     if not 0 <= args.alpha <= 1:
         parser.error(f'--alpha must be in [0, 1], got {args.alpha}')
-    if args.tracker == 'none' and (args.det_interval > 1 or args.smooth):
-        parser.error('--det-interval > 1 and --smooth follow tracks: drop '
-                     '--tracker none')
-    if args.det_interval > 1 and (args.tracker == 'bytetrack'
-                                  or args.bottom_up):
-        parser.error('--det-interval > 1 needs the pose tracker and a '
-                     'top-down model (--tracker pose)')
-    if not args.track_seconds > 0:
-        parser.error(f'--track-seconds must be > 0, got '
-                     f'{args.track_seconds}')
-    if not args.smooth_min_cutoff > 0 or not args.smooth_beta >= 0:
-        parser.error('--smooth-min-cutoff must be > 0 and --smooth-beta '
-                     f'>= 0, got {args.smooth_min_cutoff} and '
-                     f'{args.smooth_beta}')
+    problem = video_options_error(args)
+    if problem is None and args.det_interval > 1 and args.bottom_up:
+        problem = '--det-interval > 1 needs a top-down pose model'
+    if problem is not None:
+        parser.error(problem)
     return args
 
 
@@ -546,10 +519,7 @@ class Demo:
             self.pose, self.detector, bbox_thr=args.bbox_thr,
             nms_thr=args.nms_thr, det_cat_id=args.det_cat_id,
             batch_size=args.batch_size, top_down=not args.bottom_up,
-            method=args.tracker or 'pose', det_interval=args.det_interval,
-            fps=fps, track_seconds=args.track_seconds, smooth=args.smooth,
-            min_cutoff=args.smooth_min_cutoff, beta=args.smooth_beta,
-            conf_thr=args.pose_conf_thr)
+            **tracker_options(args, fps))
 
     def _frame_people(self, tracker, frame, given, where):
         """One frame through the tracker: given boxes are checked first
@@ -731,21 +701,6 @@ def _interrupts_deferred():
         raise KeyboardInterrupt
 
 
-def _refuse_video_options(args: argparse.Namespace, kind: str) -> None:
-    """--tracker, --det-interval and --smooth are for videos and cameras:
-    refused in one line for an image or a folder (their images are not a
-    sequence)."""
-    given = [flag for flag, on in (
-        ('--tracker', args.tracker is not None),
-        ('--det-interval', args.det_interval != 1),
-        ('--smooth', args.smooth)) if on]
-    if given:
-        what = 'an image' if kind == 'image' else 'a folder of images'
-        raise InputError(f'{" / ".join(given)}: for videos and cameras '
-                         f'only; {args.input} is {what}, whose people are '
-                         'found image by image')
-
-
 def _interrupt_on_sigterm() -> None:
     """Make SIGTERM stop the run like Ctrl-C (outputs closed cleanly)."""
 
@@ -761,7 +716,10 @@ def run(args: argparse.Namespace) -> None:
     if camera is None:
         kind, files = list_inputs(args.input)
         if kind != 'video':
-            _refuse_video_options(args, kind)
+            try:
+                refuse_on_images(args, kind)
+            except ValueError as err:
+                raise InputError(str(err)) from None
     out_dir = None if args.output_dir is None else Path(args.output_dir)
     if out_dir is not None:
         if camera is None:

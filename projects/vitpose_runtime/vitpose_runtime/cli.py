@@ -57,8 +57,8 @@ import numpy as np
 
 from .draw import render
 from .estimator import Estimator, read_image, to_instances
-from .smoothing import BETA, MIN_CUTOFF
-from .tracking import METHODS
+from .video_options import (add_video_arguments, refuse_on_images,
+                            tracker_options, video_options_error)
 from .video import VideoReader
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
@@ -92,22 +92,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--no-render', action='store_true')
     p.add_argument('--max-frames', type=int, default=None,
                    help='stop a video or webcam after N frames')
-    p.add_argument('--tracker', choices=list(METHODS), default=None,
-                   help='identities of a video or webcam (default: pose)')
-    p.add_argument('--det-interval', type=int, default=1,
-                   help='run the detector every N-th frame (1)')
-    p.add_argument('--track-seconds', type=float, default=1.0,
-                   help='a hidden person keeps their id this long (1.0 s)')
-    p.add_argument('--pose-conf-thr', type=float, default=0.3,
-                   help='mean keypoint score a tracked person needs where '
-                   'the detector did not find them (0.3)')
-    p.add_argument('--smooth', action='store_true',
-                   help='One-Euro filter each tracked keypoint')
-    p.add_argument('--smooth-min-cutoff', type=float, default=MIN_CUTOFF,
-                   help=f'One-Euro cutoff at rest, Hz ({MIN_CUTOFF})')
-    p.add_argument('--smooth-beta', type=float, default=BETA,
-                   help=f'One-Euro speed coefficient, 1/px ({BETA})')
-    return p.parse_args(argv)
+    add_video_arguments(p)
+    args = p.parse_args(argv)
+    problem = video_options_error(args)
+    if problem is not None:
+        p.error(problem)
+    return args
 
 
 def list_inputs(text: str) -> Tuple[str, List]:
@@ -272,11 +262,7 @@ class Runner:
         else:
             reader = VideoReader(source)
             fps, numbered = reader.fps, iter(reader)
-        tracker = self.estimator.tracker(
-            method=args.tracker or 'pose', det_interval=args.det_interval,
-            fps=fps, track_seconds=args.track_seconds, smooth=args.smooth,
-            min_cutoff=args.smooth_min_cutoff, beta=args.smooth_beta,
-            conf_thr=args.pose_conf_thr)
+        tracker = self.estimator.tracker(**tracker_options(args, fps))
         if self.given is not None:
             tracker.detect = None
         writer, per_frame = None, []
@@ -325,21 +311,6 @@ def _write_json(path: Path, obj) -> None:
         json.dump(obj, f)
 
 
-def refuse_stream_options(args: argparse.Namespace, kind: str) -> None:
-    """--tracker / --det-interval / --smooth are for videos and webcams.
-
-    Raises:
-        ValueError: One of them is given for an image or a folder.
-    """
-    given = [flag for flag, on in (('--tracker', args.tracker is not None),
-                                   ('--det-interval', args.det_interval != 1),
-                                   ('--smooth', args.smooth)) if on]
-    if given:
-        what = 'an image' if kind == 'image' else 'a folder of images'
-        raise ValueError(f'{" / ".join(given)}: for videos and webcams '
-                         f'only; {args.input} is {what}')
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the CLI; errors end in one line and exit status 1."""
     args = parse_args(argv)
@@ -347,7 +318,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         kind, items = list_inputs(args.input)
         if kind in ('image', 'folder'):
-            refuse_stream_options(args, kind)
+            refuse_on_images(args, kind, 'videos and webcams')
         out_dir = Path(args.output_dir)
         if kind == 'folder' and out_dir.resolve() == items[0].parent.resolve():
             raise ValueError(f'--output-dir {out_dir} is the input folder')
