@@ -171,7 +171,8 @@ def test_cli_refuses_video_options_on_images(pose_onnx, tmp_path, args,
                         '--output-dir', tmp_path / 'out')
     assert code == 1
     assert log.strip().splitlines()[-1] == (
-        f'vitpose-runtime: {message}{img} is an image')
+        f'vitpose-runtime: {message}{img} is an image, whose people are '
+        'found image by image')
 
 
 def test_cli_bytetrack_without_the_library_is_one_line(pose_onnx, tmp_path):
