@@ -83,39 +83,61 @@ def read_image(path: Path) -> np.ndarray:
 
 
 class VideoFrames:
-    """The frames of a video file, read in order with OpenCV (mmcv).
+    """The frames of a video file, read in order
+    (:class:`vitpose_runtime.video.VideoReader`: PyAV where installed,
+    else OpenCV).
+
+    Each frame comes at its own size; a frame that cannot be decoded is
+    skipped and the frames after it are read on; a stream that ends
+    before its header's frame count, a frame size that changes and a
+    missing frame rate each get a one-line warning naming the frame.
 
     Attributes:
         fps (float): Frames per second from the file header (25 when the
-            header gives none).
-        num_frames (int): Frame count from the header; only a hint for the
-            progress bar, iteration stops at the last decodable frame.
-        size (tuple): (width, height) in pixels.
+            header gives none, with a warning).
+        num_frames (int): Frame count from the header (0: unknown); only a
+            hint for the progress bar, iteration stops at the stream's end.
+        size (tuple): (width, height) of the first frame, in pixels.
+        reader (VideoReader): Counts of the frames read and skipped
+            (``frames_read``, ``skipped``, ``ended_early``, ``summary()``).
 
     Raises:
         InputError: On construction, when the file cannot be opened as a
-            video or holds no frame.
+            video or no frame can be decoded.
     """
 
     def __init__(self, path: Path):
+        from vitpose_runtime.video import VideoReader
         self.path = Path(path)
+        if not self.path.is_file():
+            raise InputError(f'cannot open video {path}: no such file')
         try:
-            self._reader = mmcv.VideoReader(str(path))
-        except Exception as err:  # missing file, bad path
-            raise InputError(f'cannot open video {path}: {err}') from None
-        if not self._reader.opened or self._reader.frame_cnt <= 0:
-            raise InputError(f'{path} is not a readable video (no frames)')
-        self.fps = self._reader.fps or 25.0
-        self.num_frames = self._reader.frame_cnt
-        self.size = (self._reader.width, self._reader.height)
+            self.reader = VideoReader(self.path, warn=_warn)
+        except ValueError as err:
+            raise InputError(str(err)) from None
+        self.fps = self.reader.fps
+        self.num_frames = self.reader.num_frames
+        self.size = self.reader.size
+
+    def numbered(self) -> Iterator[Tuple[int, np.ndarray]]:
+        """Yield ``(frame number, (H, W, 3) uint8 BGR frame)``; numbers
+        count skipped frames too."""
+        return iter(self.reader)
 
     def __iter__(self) -> Iterator[np.ndarray]:
         """Yield (H, W, 3) uint8 BGR frames."""
-        while True:
-            frame = self._reader.read()
-            if frame is None:
-                return
-            yield frame
+        return (frame for _, frame in self.reader)
+
+    def summary(self) -> str:
+        """'N of M frames read' (and the skipped or missing ones)."""
+        return self.reader.summary()
+
+
+def _warn(msg: str) -> None:
+    import logging
+
+    from mmengine.logging import print_log
+    print_log(msg, logger='current', level=logging.WARNING)
 
 
 def camera_index(text: str) -> Optional[int]:
@@ -152,16 +174,27 @@ class CameraFrames:
             self._cap.release()
             raise InputError(f'cannot open camera {index} (no such device, '
                              'or it delivers no frames)')
-        self.fps = self._cap.get(cv2.CAP_PROP_FPS) or 25.0
+        fps = self._cap.get(cv2.CAP_PROP_FPS)
+        self.fps = fps if 0 < fps <= 1000 else 25.0
+        self.frames_read = 0
         self.num_frames = 0
         self.size = (self._first.shape[1], self._first.shape[0])
+
+    def numbered(self) -> Iterator[Tuple[int, np.ndarray]]:
+        """Yield ``(frame number, frame)``, as :class:`VideoFrames`."""
+        return enumerate(self)
+
+    def summary(self) -> str:
+        return f'{self.frames_read} frames read'
 
     def __iter__(self) -> Iterator[np.ndarray]:
         """Yield (H, W, 3) uint8 BGR frames; releases the camera at the
         end."""
+        self.frames_read = 0
         try:
             frame = self._first
             while frame is not None:
+                self.frames_read += 1
                 yield frame
                 ok, frame = self._cap.read()
                 if not ok:

@@ -308,13 +308,34 @@ def detect_people(detector: nn.Module, img: np.ndarray, cat_id: int = 0,
         np.ndarray: (N, 5) float32 ``x1, y1, x2, y2, score``, image pixels,
         by decreasing score.
     """
+    return detect_people_and_rest(detector, img, cat_id, score_thr,
+                                  nms_thr, score_thr)[0]
+
+
+def detect_people_and_rest(detector: nn.Module, img: np.ndarray,
+                           cat_id: int = 0, score_thr: float = 0.3,
+                           nms_thr: float = 0.3, low_thr: float = 0.1):
+    """Person boxes of one image, and the boxes a tracker may still use.
+
+    Returns:
+        tuple: ``(people, rest)``: the (N, 5) boxes of
+        :func:`detect_people` and the (M, 5) other person boxes scoring >
+        ``low_thr`` (below ``score_thr``, or removed by the NMS): the
+        low-score boxes of ByteTrack's second association. float32
+        ``x1, y1, x2, y2, score``, image pixels, by decreasing score.
+    """
     from mmdet.apis import inference_detector
     from mmpose.evaluation.functional import nms
 
     pred = inference_detector(detector, img).pred_instances.cpu().numpy()
     boxes = np.concatenate([pred.bboxes, pred.scores[:, None]], axis=1)
-    boxes = boxes[(pred.labels == cat_id) & (pred.scores > score_thr)]
-    return boxes[nms(boxes, nms_thr)].astype(np.float32).reshape(-1, 5)
+    boxes = boxes[(pred.labels == cat_id) & (pred.scores > min(
+        low_thr, score_thr))].astype(np.float32).reshape(-1, 5)
+    high = np.flatnonzero(boxes[:, 4] > score_thr)
+    kept = high[nms(boxes[high], nms_thr)] if len(high) else high
+    rest = np.setdiff1d(np.arange(len(boxes)), kept)
+    rest = rest[np.argsort(-boxes[rest, 4], kind='stable')]
+    return boxes[kept].reshape(-1, 5), boxes[rest].reshape(-1, 5)
 
 
 def estimate_poses(model: nn.Module, img: np.ndarray, boxes: np.ndarray,

@@ -6,7 +6,10 @@ Usage::
         (--det-onnx YOLOX.onnx | --bboxes FILE) --output-dir DIR \\
         [--bbox-thr 0.3] [--kpt-thr 0.3] [--nms-thr 0.3] [--det-cat-id 0] \\
         [--batch-size N] [--flip-test | --no-flip-test] [--threads N] \\
-        [--no-render] [--max-frames N]
+        [--no-render] [--max-frames N] \\
+        [--tracker pose|bytetrack|none] [--det-interval N] \\
+        [--track-seconds S] [--smooth [--smooth-min-cutoff HZ] \\
+        [--smooth-beta B]]
 
 Input: an image, a folder of images (by file name; other files ignored), a
 video (.mp4, .avi, .mov, .mkv) or a webcam index (``0``). POSE.onnx comes
@@ -25,6 +28,19 @@ image pixels (a video or webcam: one such list per frame), and NAME.EXT
 --no-render. A webcam is read until --max-frames or end of stream and
 written as webcam<INDEX>.json / .mp4.
 
+Videos and webcams: every person gets a "track_id" (int >= 0, kept while
+they are visible or hidden up to --track-seconds, never reused), found by
+the pose tracker of ``vitpose_runtime.tracking`` (--tracker pose, the
+default; bytetrack: the trackers library's box tracker; none: no ids);
+--det-interval N runs the detector every N-th frame (and when a person is
+lost), boxes from the keypoints between; --smooth One-Euro filters each
+tracked keypoint. NAME.jsonl holds one line per frame, {"frame": i,
+"detector": true|false, "instances": [...]}, flushed as it is done.
+Videos are read by ``vitpose_runtime.video`` (PyAV if installed, else
+OpenCV): undecodable frames are skipped, and a stream that ends before
+its header's frame count or changes frame size is reported, naming the
+frame. These options on an image or a folder are refused.
+
 Errors (a missing or foreign file, a bad box file) end with a one-line
 message and exit status 1; an unreadable image in a folder is skipped with
 a message and the exit status is 1.
@@ -41,6 +57,9 @@ import numpy as np
 
 from .draw import render
 from .estimator import Estimator, read_image, to_instances
+from .video_options import (add_video_arguments, refuse_on_images,
+                            tracker_options, video_options_error)
+from .video import VideoReader
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 VIDEO_SUFFIXES = ('.mp4', '.avi', '.mov', '.mkv')
@@ -73,7 +92,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--no-render', action='store_true')
     p.add_argument('--max-frames', type=int, default=None,
                    help='stop a video or webcam after N frames')
-    return p.parse_args(argv)
+    add_video_arguments(p)
+    args = p.parse_args(argv)
+    problem = video_options_error(args)
+    if problem is not None:
+        p.error(problem)
+    return args
 
 
 def list_inputs(text: str) -> Tuple[str, List]:
@@ -163,21 +187,22 @@ def valid_boxes(boxes: np.ndarray, shape, thr: float, where: str
     return boxes[keep]
 
 
-def frames(source) -> Iterator[np.ndarray]:
-    """BGR frames of a video file or webcam index.
+def webcam_frames(index: int) -> Iterator[Tuple[int, np.ndarray]]:
+    """Numbered BGR frames of a webcam until it stops delivering.
 
     Raises:
         ValueError: If OpenCV cannot open it.
     """
-    cap = cv2.VideoCapture(source if isinstance(source, int)
-                           else str(source))
+    cap = cv2.VideoCapture(index)
     if not cap.isOpened():
-        raise ValueError(f'cannot open video {source}')
+        raise ValueError(f'cannot open webcam {index}')
     try:
         ok, frame = cap.read()
+        i = 0
         while ok:
-            yield frame
+            yield i, frame
             ok, frame = cap.read()
+            i += 1
     finally:
         cap.release()
 
@@ -229,34 +254,55 @@ class Runner:
 
     def run_stream(self, source, stem: str, out_dir: Path) -> int:
         """Process a video or webcam frame by frame; the frame count."""
+        args = self.args
         label = getattr(source, 'name', stem)
         given = (self.given or {}).get(label, [])
-        fps = 25.
-        if not isinstance(source, int):
-            cap = cv2.VideoCapture(str(source))
-            fps = cap.get(cv2.CAP_PROP_FPS) or 25.
-            cap.release()
+        if isinstance(source, int):
+            fps, numbered, reader = 25., webcam_frames(source), None
+        else:
+            reader = VideoReader(source)
+            fps, numbered = reader.fps, iter(reader)
+        tracker = self.estimator.tracker(**tracker_options(args, fps))
+        if self.given is not None:
+            tracker.detect = None
         writer, per_frame = None, []
-        limit = self.args.max_frames
+        limit = args.max_frames
+        lines = open(out_dir / f'{stem}.jsonl', 'w', encoding='utf-8')
         try:
-            for i, frame in enumerate(frames(source)):
-                if limit is not None and i >= limit:
+            for i, frame in numbered:
+                if limit is not None and len(per_frame) >= limit:
                     break
-                boxes = given[i] if i < len(given) else None
-                instances, drawn = self.process(frame, boxes,
-                                                f'{label} frame {i}')
+                where = f'{label} frame {i}'
+                boxes = None
+                if self.given is not None:
+                    boxes = valid_boxes(given[i] if i < len(given) else
+                                        np.zeros((0, 5), np.float32),
+                                        frame.shape, args.bbox_thr, where)
+                tracked = tracker(frame, boxes)
+                instances = tracked.instances()
                 per_frame.append(instances)
-                if drawn is not None:
+                lines.write(json.dumps(dict(frame=i,
+                                            detector=tracked.detector,
+                                            instances=instances)) + '\n')
+                lines.flush()
+                if not args.no_render:
+                    drawn = render(frame, instances, self.estimator.pose.meta,
+                                   args.kpt_thr)
                     if writer is None:
                         h, w = drawn.shape[:2]
                         writer = cv2.VideoWriter(
                             str(out_dir / f'{stem}.mp4'),
                             cv2.VideoWriter_fourcc(*'mp4v'), fps, (w, h))
+                    if drawn.shape[:2] != (h, w):  # a resized frame
+                        drawn = cv2.resize(drawn, (w, h))
                     writer.write(drawn)
         finally:
+            lines.close()
             if writer is not None:
                 writer.release()
-        _write_json(out_dir / f'{stem}.json', per_frame)
+            _write_json(out_dir / f'{stem}.json', per_frame)
+        if reader is not None:
+            print(f'{label}: {reader.summary()}', file=sys.stderr)
         return len(per_frame)
 
 
@@ -271,6 +317,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     start = time.perf_counter()
     try:
         kind, items = list_inputs(args.input)
+        if kind in ('image', 'folder'):
+            refuse_on_images(args, kind, 'videos and webcams')
         out_dir = Path(args.output_dir)
         if kind == 'folder' and out_dir.resolve() == items[0].parent.resolve():
             raise ValueError(f'--output-dir {out_dir} is the input folder')
@@ -284,7 +332,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         else:
             ok = runner.run_images(items, out_dir)
             count = len(items)
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, ImportError) as err:
         print(f'vitpose-runtime: {err}', file=sys.stderr)
         return 1
     seconds = time.perf_counter() - start
