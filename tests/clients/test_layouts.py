@@ -180,6 +180,9 @@ def test_folder_config_that_disagrees_with_the_pose_config_is_refused(
         init_model(str(config), str(folder), device='cpu')
     assert str(err.value).startswith(f'{folder}/config.json: {message}')
     assert '\n' not in str(err.value)
+    from vitpose_mm.apis import InputError, init_pose_model
+    with pytest.raises(InputError, match=f'{folder}/config.json: '):
+        init_pose_model(str(config), str(folder), fast=False)
 
 
 def test_folder_decoder_and_keypoints_are_compared(files, tmp_path):
