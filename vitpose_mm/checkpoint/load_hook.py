@@ -47,6 +47,11 @@ PLAIN_GROUPS = ('backbone', 'neck', 'head', 'heads', 'data_preprocessor')
 _ATTACHED = '_vitpose_mm_layout_hook'
 
 
+class CheckpointMismatch(ValueError):
+    """Weights that do not fit the model they are loaded into (raised by
+    :func:`convert_on_load`; the tools turn it into one line)."""
+
+
 def _group(key: str) -> str:
     return key.split('.', 1)[0]
 
@@ -88,12 +93,16 @@ def convert_on_load(model: nn.Module, state_dict: dict, prefix: str,
         prefix (str): The model's key prefix in ``state_dict``.
 
     Raises:
-        ValueError: A checkpoint that does not fit, naming the layout, the
+        CheckpointMismatch: (a ValueError) A checkpoint that does not fit,
+            naming the layout, the
             key and both shapes (or the missing / unexpected keys).
     """
     hf_config = (args[0] or {}).get(METADATA_KEY) if args else None
     if hf_config is not None:  # a save_pretrained folder's config.json
-        check_config_fits(hf_config[0], model, source=hf_config[1])
+        try:
+            check_config_fits(hf_config[0], model, source=hf_config[1])
+        except ValueError as err:
+            raise CheckpointMismatch(str(err)) from None
     sub = {k[len(prefix):]: v for k, v in state_dict.items()
            if k.startswith(prefix) and isinstance(v, torch.Tensor)}
     sub.pop('data_preprocessor.mean', None)
@@ -121,7 +130,7 @@ def convert_on_load(model: nn.Module, state_dict: dict, prefix: str,
         msg = str(err)
         if not msg.startswith(layout):
             msg = f'{layout} checkpoint: {msg}'
-        raise ValueError(msg) from None
+        raise CheckpointMismatch(msg) from None
     for key in [k for k in state_dict if k.startswith(prefix)]:
         if not key[len(prefix):].startswith('data_preprocessor.'):
             del state_dict[key]
