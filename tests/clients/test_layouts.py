@@ -12,6 +12,7 @@ import json
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.registry import DefaultScope
 
 from tests.checkpoint.test_hf_parity import hf_model
 from tests.tools.test_train_test import CONFIG
@@ -43,7 +44,10 @@ def files(tmp_path_factory):
     from mmpose.registry import MODELS
     folder = tmp_path_factory.mktemp('layouts')
     config = write_config(folder)
-    model = MODELS.build(Config.fromfile(config).model).eval()
+    # mmpose's registry, whatever scope an earlier test left current (an
+    # in-process mmdet detector makes 'mmdet' the default scope).
+    with DefaultScope.overwrite_default_scope('mmpose'):
+        model = MODELS.build(Config.fromfile(config).model).eval()
     gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for p in model.parameters():
