@@ -23,6 +23,8 @@ from torch import nn
 
 from ..checkpoint import (check_fits, check_same_tensors,
                           load_state_dict_file)
+from ..checkpoint.hf_folder import (check_config_fits, is_hf_folder,
+                                    read_hf_config)
 from .inputs import InputError
 
 
@@ -160,6 +162,9 @@ def _init_eager_pose_model(config: Union[str, Config], checkpoint: str,
         model = init_model(cfg, None, device='cpu')
     state = _read_weights(checkpoint, allow_pickle)
     try:
+        if is_hf_folder(str(checkpoint)):
+            check_config_fits(read_hf_config(str(checkpoint)), model,
+                              source=f'{checkpoint}/config.json')
         state = check_fits(model, state)
     except ValueError as err:
         raise InputError(f'pose checkpoint {checkpoint} (config {config}): '

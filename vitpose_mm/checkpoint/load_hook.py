@@ -13,7 +13,11 @@ dict before any module reads it and
 1. detects the layout (:func:`~.convert.detect_layout`); a foreign one
    (``hf``, ``mmpose``, ``original``) is converted to ours in place, with a
    ``pos_embed`` of another grid resized to the model's;
-2. checks the result against the model (:func:`~.convert.check_fits`):
+2. for a transformers ``save_pretrained`` folder, compares its
+   ``config.json`` (carried in the state dict's ``_metadata`` by
+   :func:`.mmengine_loader.load_local_hf`) with the model field by field
+   (:func:`.hf_folder.check_config_fits`);
+3. checks the result against the model (:func:`~.convert.check_fits`):
    every tensor present with the same shape, nothing missing, nothing left
    over. A mismatch raises ``ValueError`` naming the layout, the key and
    both shapes.
@@ -35,11 +39,17 @@ import torch
 from torch import nn
 
 from .convert import OURS, check_fits, convert_state_dict, detect_layout
+from .hf_folder import METADATA_KEY, check_config_fits
 from .original import head_names_of
 
 #: Top-level children of a plain pose model; others get the partial check.
 PLAIN_GROUPS = ('backbone', 'neck', 'head', 'heads', 'data_preprocessor')
 _ATTACHED = '_vitpose_mm_layout_hook'
+
+
+class CheckpointMismatch(ValueError):
+    """Weights that do not fit the model they are loaded into (raised by
+    :func:`convert_on_load`; the tools turn it into one line)."""
 
 
 def _group(key: str) -> str:
@@ -83,9 +93,16 @@ def convert_on_load(model: nn.Module, state_dict: dict, prefix: str,
         prefix (str): The model's key prefix in ``state_dict``.
 
     Raises:
-        ValueError: A checkpoint that does not fit, naming the layout, the
+        CheckpointMismatch: (a ValueError) A checkpoint that does not fit,
+            naming the layout, the
             key and both shapes (or the missing / unexpected keys).
     """
+    hf_config = (args[0] or {}).get(METADATA_KEY) if args else None
+    if hf_config is not None:  # a save_pretrained folder's config.json
+        try:
+            check_config_fits(hf_config[0], model, source=hf_config[1])
+        except ValueError as err:
+            raise CheckpointMismatch(str(err)) from None
     sub = {k[len(prefix):]: v for k, v in state_dict.items()
            if k.startswith(prefix) and isinstance(v, torch.Tensor)}
     sub.pop('data_preprocessor.mean', None)
@@ -113,7 +130,7 @@ def convert_on_load(model: nn.Module, state_dict: dict, prefix: str,
         msg = str(err)
         if not msg.startswith(layout):
             msg = f'{layout} checkpoint: {msg}'
-        raise ValueError(msg) from None
+        raise CheckpointMismatch(msg) from None
     for key in [k for k in state_dict if k.startswith(prefix)]:
         if not key[len(prefix):].startswith('data_preprocessor.'):
             del state_dict[key]

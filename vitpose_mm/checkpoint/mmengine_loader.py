@@ -11,10 +11,11 @@ and ``load_from`` take transformers' files; the layout is converted and
 checked while the weights load (:mod:`.load_hook`).
 """
 import os
+from collections import OrderedDict
 
 from mmengine.runner.checkpoint import CheckpointLoader, load_from_local
 
-from .hf_folder import is_hf_folder, read_hf_folder
+from .hf_folder import METADATA_KEY, is_hf_folder, read_hf_folder
 
 #: Local (no ``scheme://``) paths ending in ``.safetensors`` or in a
 #: component without a dot (``save_pretrained`` folders).
@@ -28,11 +29,23 @@ def load_local_hf(filename: str, map_location=None) -> dict:
     Raises:
         FileNotFoundError: If nothing is at ``filename``.
         ValueError: A folder whose ``config.json`` our ViTPose cannot
-            represent (:func:`.hf_folder.check_hf_config`).
+            represent (:func:`.hf_folder.check_hf_config`). Whether it
+            describes the model it is loaded into is checked by the load
+            hook (:func:`.hf_folder.check_config_fits`).
     """
     filename = os.path.expanduser(filename)
     if is_hf_folder(filename):
-        return read_hf_folder(filename)[0]
+        # config.json travels in the state dict's ``_metadata`` (which
+        # mmengine and torch hand to the root module's load hooks), so
+        # that the load hook compares it with the model
+        state, config = read_hf_folder(filename)
+        state = OrderedDict(state)
+        state._metadata = OrderedDict({
+            '': {
+                METADATA_KEY: (config, os.path.join(filename, 'config.json'))
+            }
+        })
+        return state
     if filename.endswith('.safetensors') and os.path.isfile(filename):
         from safetensors.torch import load_file
         return load_file(filename, device=str(map_location or 'cpu'))

@@ -347,6 +347,11 @@ def _check_device(device: str) -> None:
                          ) from None
     if dev.type == 'cuda' and not torch.cuda.is_available():
         raise InputError(f'--device {device}: CUDA is not available')
+    if dev.type not in ('cpu', 'cuda'):
+        # 'meta' holds no values (mmengine's load raises
+        # NotImplementedError), others have no kernels for the demo's ops
+        raise InputError(f'--device {device}: the demo runs on cpu or cuda, '
+                         f'not {dev.type}')
 
 
 def check_output_dir(out_dir: Path) -> None:

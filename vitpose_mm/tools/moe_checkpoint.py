@@ -36,6 +36,7 @@ from vitpose_mm.checkpoint import (LAYOUTS, RELEASED_DATASETS, TARGETS,
                                    load_state_dict_file, merge_experts,
                                    save_state_dict_file, split_experts)
 from vitpose_mm.checkpoint.moe import resolve_dataset
+from vitpose_mm.engine.atomic_files import check_output
 
 PROG = 'moe_checkpoint'
 
@@ -235,8 +236,7 @@ def _merge(args: argparse.Namespace) -> str:
     if len(args.datasets) != len(args.srcs):
         raise ValueError(f'{len(args.srcs)} inputs but {len(args.datasets)} '
                          f'names in --datasets {args.datasets}')
-    if os.path.abspath(args.dst) in map(os.path.abspath, args.srcs):
-        raise ValueError('DST must differ from every SRC')
+    check_output(args.dst, args.srcs)
     states = [_read(path, args, None)[0] for path in args.srcs]
     ours = merge_experts(
         states,
@@ -271,9 +271,10 @@ COMMANDS = {'split': _split, 'merge': _merge, 'init-experts': _init}
 def main(argv: Optional[List[str]] = None) -> int:
     """CLI entry; returns the exit code (0 ok, 1 refused or bad input)."""
     args = build_parser().parse_args(argv)
-    if hasattr(args, 'src') and os.path.abspath(args.src) == \
-            os.path.abspath(args.dst):
-        print(f'{PROG}: error: DST must differ from SRC', file=sys.stderr)
+    try:
+        check_output(args.dst, [args.src] if hasattr(args, 'src') else [])
+    except ValueError as err:
+        print(f'{PROG}: error: {err}', file=sys.stderr)
         return 1
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always', UserWarning)

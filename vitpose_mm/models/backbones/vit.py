@@ -308,10 +308,18 @@ class ViTPoseBackbone(BaseBackbone):
 
         Raises:
             ValueError: If a tensor's shape does not fit this backbone (e.g.
-                ViTPose-B weights into a ViTPose-L config).
+                ViTPose-B weights into a ViTPose-L config), or a
+                ``save_pretrained`` folder's ``config.json`` disagrees with
+                it (:func:`vitpose_mm.checkpoint.hf_folder.check_config_fits`).
         """
         from vitpose_mm.checkpoint import (convert_state_dict,
                                            load_state_dict_file)
+        from vitpose_mm.checkpoint.hf_folder import (check_config_fits,
+                                                     is_hf_folder,
+                                                     read_hf_config)
+        if is_hf_folder(checkpoint):
+            check_config_fits(read_hf_config(checkpoint), self,
+                              source=f'{checkpoint}/config.json')
         state = convert_state_dict(load_state_dict_file(checkpoint))
         if any(k.startswith(prefix) for k in state):
             state = {k[len(prefix):]: v for k, v in state.items()
