@@ -21,10 +21,8 @@ from mmengine.config import Config
 from mmengine.utils import get_installed_path, is_installed
 from torch import nn
 
-from ..checkpoint import (check_fits, check_same_tensors,
-                          load_state_dict_file)
-from ..checkpoint.hf_folder import (check_config_fits, is_hf_folder,
-                                    read_hf_config)
+from ..checkpoint import check_same_tensors, load_state_dict_file
+from ..checkpoint.hf_folder import check_folder_fits
 from .inputs import InputError
 
 
@@ -77,7 +75,7 @@ def init_pose_model(config: Union[str, Config, None], checkpoint: str,
     default, put it on the fast inference path.
 
     The checkpoint may be in any layout that
-    :func:`vitpose_mm.checkpoint.check_fits` reads (ours, the original
+    :func:`vitpose_mm.checkpoint.fit_state_dict` reads (ours, the original
     ViTPose, mmpose's, Hugging Face's), or an ``.onnx`` file written by
     ``vitpose_mm.tools.export_onnx`` (run by onnxruntime on the CPU; its
     config is inside the file). Like :func:`mmpose.apis.init_model`, the
@@ -162,14 +160,13 @@ def _init_eager_pose_model(config: Union[str, Config], checkpoint: str,
         model = init_model(cfg, None, device='cpu')
     state = _read_weights(checkpoint, allow_pickle)
     try:
-        if is_hf_folder(str(checkpoint)):
-            check_config_fits(read_hf_config(str(checkpoint)), model,
-                              source=f'{checkpoint}/config.json')
-        state = check_fits(model, state)
+        check_folder_fits(checkpoint, model)
+        # converted and checked once, by the model's load pre-hook
+        # (vitpose_mm.models.load_hook: fit_state_dict)
+        model.load_state_dict(state, strict=True)
     except ValueError as err:
         raise InputError(f'pose checkpoint {checkpoint} (config {config}): '
                          f'{err}') from None
-    model.load_state_dict(state, strict=True)
     return model
 
 

@@ -231,16 +231,16 @@ def _check_exact(own: Shapes, ours: StateDict,
     check_same_tensors(own, ours)
 
 
-def _check_groups(own: Shapes, ours: StateDict) -> None:
+def _check_groups(own: Shapes, ours: StateDict, what: str) -> None:
     for key, value in ours.items():
         if key in own and _shape(own[key]) != _shape(value):
             raise ValueError(
-                f'does not fit: {key} is {_shape(value)} in the checkpoint '
+                f'does not fit {what}: {key} is {_shape(value)} in the checkpoint '
                 f'but {_shape(own[key])} in the model')
     groups = {_group(k) for k in ours}
     missing = [k for k in own if _group(k) in groups and k not in ours]
     if missing:
-        raise ValueError(f'does not fit: {len(missing)} missing keys '
+        raise ValueError(f'does not fit {what}: {len(missing)} missing keys '
                          f'{missing[:3]}')
 
 
@@ -341,7 +341,7 @@ def fit_state_dict(model_or_keys: Union[nn.Module, Shapes],
         _check_exact(own, ours, head_note)
         return Fit(ours, layout)
     if check == 'groups':
-        _check_groups(own, ours)
+        _check_groups(own, ours, what)
         return Fit(ours, layout)
     left_out, ignored = _check_subset(own, ours, may_lack, source, what)
     return Fit({k: v for k, v in ours.items() if k in own}, layout,
