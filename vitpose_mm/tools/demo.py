@@ -151,6 +151,7 @@ from vitpose_mm.apis import (CameraFrames, InputError, JsonLinesWriter,
                              write_json)
 from vitpose_mm.apis.video_pipeline import (FrameReader, FrameWriter,
                                             StageTimes)
+from vitpose_mm.checkpoint.experts import RELEASED_DATASETS
 from vitpose_mm.deploy.kernels import PRECISIONS
 from vitpose_runtime.video_options import (add_video_arguments,
                                            refuse_on_images,
@@ -219,8 +220,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--dataset',
         help='ViTPose+ models: the dataset whose expert and head to use '
-        '(coco, aic, mpii, ap10k, apt36k, wholebody); default: the '
-        "config's test_cfg.dataset")
+        f'(the released models: {", ".join(RELEASED_DATASETS)}); '
+        "default: the config's test_cfg.dataset")
     parser.add_argument('--precision', choices=list(PRECISIONS),
                         default='fp32',
                         help='compute precision of the pose model '
