@@ -443,11 +443,9 @@ class Demo:
         if self.detector is not None:
             boxes = detect_people(self.detector, img, args.det_cat_id,
                                   args.bbox_thr, args.nms_thr)
-        elif given is None:
-            boxes = NO_BOXES
-        else:
-            boxes = given[given[:, 4] > args.bbox_thr]
-        return keep_valid_boxes(boxes, img.shape, where)
+            return keep_valid_boxes(boxes, img.shape, where)
+        return keep_valid_boxes(NO_BOXES if given is None else given,
+                                img.shape, where, args.bbox_thr)
 
     def process(self, img: np.ndarray, given: Optional[np.ndarray],
                 where: str):
@@ -541,8 +539,8 @@ class Demo:
         if self.detector is None:
             if given is None:
                 given = NO_BOXES
-            given = keep_valid_boxes(given[given[:, 4] > self.args.bbox_thr],
-                                     frame.shape, where)
+            given = keep_valid_boxes(given, frame.shape, where,
+                                     self.args.bbox_thr)
         return tracker(frame, given)
 
     def run_video(self, video, name: str, out_dir: Optional[Path]) -> int:
