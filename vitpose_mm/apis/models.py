@@ -224,8 +224,10 @@ def _init_onnx_pose_model(config: Union[str, Config, None], path: str,
 def select_dataset(model: nn.Module, name: Optional[str]) -> None:
     """Use dataset ``name``'s expert and head of a ViTPose+ model.
 
-    With ``name`` None, a ViTPose+ model keeps the dataset of its config's
-    ``test_cfg.dataset``; a plain ViTPose model needs none.
+    With ``name`` None, a ViTPose+ model keeps its selected dataset (its
+    config's ``test_cfg.dataset``, or its only one); a plain ViTPose model
+    needs none. Names are resolved by the model
+    (:meth:`~vitpose_mm.models.ViTPosePlusEstimator.dataset_position`).
 
     Raises:
         InputError: If ``name`` is given for a model without per-dataset
@@ -246,7 +248,7 @@ def select_dataset(model: nn.Module, name: Optional[str]) -> None:
                              'model with per-dataset experts')
         return
     if name is None:
-        name = model.test_cfg.get('dataset')
+        name = model.selected_dataset
     if name is None:
         raise InputError('the pose model is a ViTPose+ model: choose its '
                          f'dataset with --dataset (one of '
