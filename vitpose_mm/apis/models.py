@@ -21,10 +21,8 @@ from mmengine.config import Config
 from mmengine.utils import get_installed_path, is_installed
 from torch import nn
 
-from ..checkpoint import (check_fits, check_same_tensors,
-                          load_state_dict_file)
-from ..checkpoint.hf_folder import (check_config_fits, is_hf_folder,
-                                    read_hf_config)
+from ..checkpoint import check_same_tensors, load_state_dict_file
+from ..checkpoint.hf_folder import check_folder_fits
 from .inputs import InputError
 
 
@@ -77,7 +75,7 @@ def init_pose_model(config: Union[str, Config, None], checkpoint: str,
     default, put it on the fast inference path.
 
     The checkpoint may be in any layout that
-    :func:`vitpose_mm.checkpoint.check_fits` reads (ours, the original
+    :func:`vitpose_mm.checkpoint.fit_state_dict` reads (ours, the original
     ViTPose, mmpose's, Hugging Face's), or an ``.onnx`` file written by
     ``vitpose_mm.tools.export_onnx`` (run by onnxruntime on the CPU; its
     config is inside the file). Like :func:`mmpose.apis.init_model`, the
@@ -162,14 +160,13 @@ def _init_eager_pose_model(config: Union[str, Config], checkpoint: str,
         model = init_model(cfg, None, device='cpu')
     state = _read_weights(checkpoint, allow_pickle)
     try:
-        if is_hf_folder(str(checkpoint)):
-            check_config_fits(read_hf_config(str(checkpoint)), model,
-                              source=f'{checkpoint}/config.json')
-        state = check_fits(model, state)
+        check_folder_fits(checkpoint, model)
+        # converted and checked once, by the model's load pre-hook
+        # (vitpose_mm.models.load_hook: fit_state_dict)
+        model.load_state_dict(state, strict=True)
     except ValueError as err:
         raise InputError(f'pose checkpoint {checkpoint} (config {config}): '
                          f'{err}') from None
-    model.load_state_dict(state, strict=True)
     return model
 
 
@@ -227,8 +224,10 @@ def _init_onnx_pose_model(config: Union[str, Config, None], path: str,
 def select_dataset(model: nn.Module, name: Optional[str]) -> None:
     """Use dataset ``name``'s expert and head of a ViTPose+ model.
 
-    With ``name`` None, a ViTPose+ model keeps the dataset of its config's
-    ``test_cfg.dataset``; a plain ViTPose model needs none.
+    With ``name`` None, a ViTPose+ model keeps its selected dataset (its
+    config's ``test_cfg.dataset``, or its only one); a plain ViTPose model
+    needs none. Names are resolved by the model
+    (:meth:`~vitpose_mm.models.ViTPosePlusEstimator.dataset_position`).
 
     Raises:
         InputError: If ``name`` is given for a model without per-dataset
@@ -249,7 +248,7 @@ def select_dataset(model: nn.Module, name: Optional[str]) -> None:
                              'model with per-dataset experts')
         return
     if name is None:
-        name = model.test_cfg.get('dataset')
+        name = model.selected_dataset
     if name is None:
         raise InputError('the pose model is a ViTPose+ model: choose its '
                          f'dataset with --dataset (one of '

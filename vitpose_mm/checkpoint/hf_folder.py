@@ -123,6 +123,14 @@ def _activation(backbone) -> Optional[str]:
     return None if act is None else type(act).__name__
 
 
+def _is_vitpose_backbone(module) -> bool:
+    """A ViTPose backbone, known by the attributes :func:`model_fields`
+    reads (this package does not import the models)."""
+    return all(hasattr(module, name) for name in
+               ('depth', 'embed_dim', 'num_heads', 'mlp_ratio', 'img_size',
+                'patch_embed', 'blocks'))
+
+
 def model_fields(model) -> Dict[str, Tuple[str, Any]]:
     """What a pose model (or a bare ViTPose backbone) says about the fields
     of a ``VitPoseConfig``: ``{hf field: (our name, value)}``.
@@ -131,10 +139,9 @@ def model_fields(model) -> Dict[str, Tuple[str, Any]]:
     ``use_simple_decoder`` and ``scale_factor`` from a one-head model's
     head and neck (a model with per-dataset heads gives none of them).
     """
-    from vitpose_mm.models.backbones import ViTPoseBackbone
-    backbone = model if isinstance(model, ViTPoseBackbone) else getattr(
+    backbone = model if _is_vitpose_backbone(model) else getattr(
         model, 'backbone', None)
-    if not isinstance(backbone, ViTPoseBackbone):
+    if not _is_vitpose_backbone(backbone):
         return {}
     qkv = getattr(backbone.blocks[0].attn, 'qkv', None)
     fields = dict(
@@ -230,6 +237,18 @@ def check_config_fits(config: Dict[str, Any], model,
                 f'{source}: {field}={value!r} but the pose config\'s model '
                 f'has {name}={ours!r}; the folder is another model than '
                 'the config describes')
+
+
+def check_folder_fits(path: str, model) -> None:
+    """:func:`check_config_fits` for ``path`` when it is a
+    ``save_pretrained`` folder (its ``config.json``); nothing otherwise.
+
+    Raises:
+        ValueError: As :func:`check_config_fits`.
+    """
+    if is_hf_folder(str(path)):
+        check_config_fits(read_hf_config(str(path)), model,
+                          source=os.path.join(str(path), 'config.json'))
 
 
 def read_hf_config(folder: str) -> Dict[str, Any]:

@@ -26,8 +26,7 @@ from typing import List, Optional
 from vitpose_mm.checkpoint import (LAYOUTS, TARGETS, check_fits,
                                    convert_state_dict, detect_layout,
                                    load_state_dict_file, save_state_dict_file)
-from vitpose_mm.checkpoint.hf_folder import (check_config_fits,
-                                             is_hf_folder, read_hf_config)
+from vitpose_mm.checkpoint.hf_folder import check_folder_fits
 from vitpose_mm.engine.atomic_files import check_output
 
 PROG = 'convert_checkpoint'
@@ -108,9 +107,7 @@ def convert(args: argparse.Namespace) -> str:
     if args.config:
         # The model also names the per-dataset heads of a ViTPose+ model.
         model = build_model_from_config(args.config)
-        if is_hf_folder(args.src):
-            check_config_fits(read_hf_config(args.src), model,
-                              source=os.path.join(args.src, 'config.json'))
+        check_folder_fits(args.src, model)
         ours = check_fits(model, state, src)
     else:
         ours = convert_state_dict(state, src=src)

@@ -151,6 +151,7 @@ from vitpose_mm.apis import (CameraFrames, InputError, JsonLinesWriter,
                              write_json)
 from vitpose_mm.apis.video_pipeline import (FrameReader, FrameWriter,
                                             StageTimes)
+from vitpose_mm.checkpoint.experts import RELEASED_DATASETS
 from vitpose_mm.deploy.kernels import PRECISIONS
 from vitpose_runtime.video_options import (add_video_arguments,
                                            refuse_on_images,
@@ -219,8 +220,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--dataset',
         help='ViTPose+ models: the dataset whose expert and head to use '
-        '(coco, aic, mpii, ap10k, apt36k, wholebody); default: the '
-        "config's test_cfg.dataset")
+        f'(the released models: {", ".join(RELEASED_DATASETS)}); '
+        "default: the config's test_cfg.dataset")
     parser.add_argument('--precision', choices=list(PRECISIONS),
                         default='fp32',
                         help='compute precision of the pose model '
@@ -447,11 +448,9 @@ class Demo:
         if self.detector is not None:
             boxes = detect_people(self.detector, img, args.det_cat_id,
                                   args.bbox_thr, args.nms_thr)
-        elif given is None:
-            boxes = NO_BOXES
-        else:
-            boxes = given[given[:, 4] > args.bbox_thr]
-        return keep_valid_boxes(boxes, img.shape, where)
+            return keep_valid_boxes(boxes, img.shape, where)
+        return keep_valid_boxes(NO_BOXES if given is None else given,
+                                img.shape, where, args.bbox_thr)
 
     def process(self, img: np.ndarray, given: Optional[np.ndarray],
                 where: str):
@@ -545,8 +544,8 @@ class Demo:
         if self.detector is None:
             if given is None:
                 given = NO_BOXES
-            given = keep_valid_boxes(given[given[:, 4] > self.args.bbox_thr],
-                                     frame.shape, where)
+            given = keep_valid_boxes(given, frame.shape, where,
+                                     self.args.bbox_thr)
         return tracker(frame, given)
 
     def run_video(self, video, name: str, out_dir: Optional[Path]) -> int:

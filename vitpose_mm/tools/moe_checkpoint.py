@@ -18,8 +18,9 @@ Usage::
 Inputs may be in any readable layout (detected; ``--from`` overrides);
 outputs are in our layout unless ``--to`` says otherwise. ``--datasets``
 names the datasets in expert order; without it an original ViTPose+
-checkpoint's heads are named as the released ones (coco, aic, mpii, ap10k,
-apt36k, wholebody). The rules are in :mod:`vitpose_mm.checkpoint.moe`.
+checkpoint's heads are named as the released ones
+(:data:`~vitpose_mm.checkpoint.experts.RELEASED_DATASETS`). The rules are
+in :mod:`vitpose_mm.checkpoint.moe`.
 Errors are one line on stderr and exit code 1; warnings (e.g. merged
 inputs whose shared backbone differs) are one line each.
 """
@@ -35,7 +36,7 @@ from vitpose_mm.checkpoint import (LAYOUTS, RELEASED_DATASETS, TARGETS,
                                    expert_config, init_experts,
                                    load_state_dict_file, merge_experts,
                                    save_state_dict_file, split_experts)
-from vitpose_mm.checkpoint.moe import resolve_dataset
+from vitpose_mm.checkpoint.moe import expert_of
 from vitpose_mm.engine.atomic_files import check_output
 
 PROG = 'moe_checkpoint'
@@ -218,7 +219,7 @@ def _split(args: argparse.Namespace) -> str:
         names = list(RELEASED_DATASETS)
     ours = convert_state_dict(state, src=src, head_names=names)
     plain = split_experts(ours, args.dataset, names)
-    index, name = resolve_dataset(ours, args.dataset, names)
+    index, name = expert_of(ours, args.dataset, names)
     count = expert_config(ours)['num_expert']
     label = f'{name} (expert {index} of {count})' if name else \
         f'expert {index} of {count}'

@@ -31,9 +31,8 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 from torch import nn
 
-from vitpose_mm.checkpoint import check_fits, load_state_dict_file
-from vitpose_mm.checkpoint.hf_folder import (check_config_fits,
-                                             is_hf_folder, read_hf_config)
+from vitpose_mm.checkpoint import load_state_dict_file
+from vitpose_mm.checkpoint.hf_folder import check_folder_fits
 from vitpose_mm.engine.atomic_files import WriteError, write_atomically
 from vitpose_mm.tools.data_root import check_data_files, load_config
 from vitpose_mm.tools.validate_data import validate_datasets
@@ -130,14 +129,13 @@ def load_weights(model: nn.Module,
     except ValueError as err:  # also UnsafeCheckpointError: says what to do
         raise SystemExit(f'vitpose_mm: {err}') from None
     try:
-        if is_hf_folder(checkpoint):
-            check_config_fits(read_hf_config(checkpoint), model,
-                              source=f'{checkpoint}/config.json')
-        state = check_fits(model, state)
+        check_folder_fits(checkpoint, model)
+        # converted and checked by the model's load pre-hook
+        # (vitpose_mm.models.load_hook: fit_state_dict)
+        model.load_state_dict(state, strict=True)
     except ValueError as err:
         raise SystemExit(
             f'vitpose_mm: checkpoint {checkpoint}: {err}') from None
-    model.load_state_dict(state, strict=True)
 
 
 class SaveMetricsHook(Hook):

@@ -53,7 +53,7 @@ import torch
 from mmengine.config import Config, DictAction
 
 from vitpose_mm.checkpoint.io import checkpoint_problem, weights_only_detail
-from vitpose_mm.checkpoint.load_hook import CheckpointMismatch
+from vitpose_mm.models.load_hook import CheckpointMismatch
 from vitpose_mm.engine.atomic_files import WriteError
 from vitpose_mm.tools.data_root import check_data_files, load_config
 from vitpose_mm.tools.validate_data import validate_datasets

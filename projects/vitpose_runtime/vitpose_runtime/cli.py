@@ -17,8 +17,12 @@ from ``python -m vitpose_mm.tools.export_onnx`` (ViTPose, or one ViTPose+
 expert: ``--dataset``); YOLOX.onnx is e.g. ``yolox_nano_coco.onnx``.
 
 --bboxes: JSON {"image file name": [[x1, y1, x2, y2(, score)], ...]} in
-image pixels; a video's value holds one list of boxes per frame. Boxes
-scoring <= --bbox-thr, with no area, or outside the image are dropped.
+image pixels (a video's value holds one list of boxes per frame), or for
+images a COCO detection-results list: the formats of
+``python -m vitpose_mm.tools.demo --bboxes``, read by the same
+:func:`vitpose_runtime.boxes.load_box_file`. Boxes scoring <= --bbox-thr
+are dropped; boxes with no area or outside the image are dropped with a
+message naming each.
 
 Output in --output-dir, as ``python -m vitpose_mm.tools.demo`` writes it,
 for an input NAME.EXT: NAME.json, a list of people {"bbox": [x1, y1, x2,
@@ -50,19 +54,20 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Iterator, List, Optional, Tuple
+from typing import List, Optional
 
 import cv2
 import numpy as np
 
+from .boxes import keep_valid_boxes, load_box_file
 from .draw import render
 from .estimator import Estimator, read_image, to_instances
+from .inputs import CameraFrames, camera_index, list_inputs
 from .video_options import (add_video_arguments, refuse_on_images,
                             tracker_options, video_options_error)
 from .video import VideoReader
 
-IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
-VIDEO_SUFFIXES = ('.mp4', '.avi', '.mov', '.mkv')
+NO_BOXES = np.zeros((0, 5), np.float32)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -100,119 +105,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return args
 
 
-def list_inputs(text: str) -> Tuple[str, List]:
-    """('webcam', [index]) | ('image' | 'video', [path]) | ('folder',
-    [images sorted by name]).
-
-    Raises:
-        ValueError: Missing path, unknown suffix, folder without images.
-    """
-    if text.isdigit():
-        return 'webcam', [int(text)]
-    path = Path(text)
-    if path.is_dir():
-        files = sorted((f for f in path.iterdir() if f.is_file()
-                        and f.suffix.lower() in IMAGE_SUFFIXES),
-                       key=lambda f: f.name)
-        if not files:
-            raise ValueError(f'folder {text} holds no images')
-        return 'folder', files
-    if not path.exists():
-        raise ValueError(f'input {text} does not exist')
-    if path.suffix.lower() in IMAGE_SUFFIXES:
-        return 'image', [path]
-    if path.suffix.lower() in VIDEO_SUFFIXES:
-        return 'video', [path]
-    raise ValueError(f'input {text} is neither an image, a video, a folder '
-                     'nor a webcam index')
-
-
-def load_boxes(path: str) -> dict:
-    """{file name: (N, 5) boxes, or a list of them per video frame}.
-
-    Raises:
-        ValueError: Unreadable JSON, not an object, or a box row that is
-            not 4 or 5 numbers (the message names the file and key).
-    """
-    try:
-        with open(path, encoding='utf-8') as f:
-            data = json.load(f)
-    except (OSError, json.JSONDecodeError) as err:
-        raise ValueError(f'cannot read box file {path}: {err}') from None
-    if not isinstance(data, dict):
-        raise ValueError(f'box file {path} must hold a JSON object '
-                         '{file name: boxes}')
-
-    def rows(value, where):
-        out = np.zeros((0, 5), np.float32)
-        if isinstance(value, list) and not value:
-            return out
-        try:
-            arr = np.asarray(value, np.float32).reshape(len(value), -1)
-        except (TypeError, ValueError):
-            arr = None
-        if arr is None or arr.shape[1] not in (4, 5):
-            raise ValueError(f'box file {path}: {where} must be a list of '
-                             '[x1, y1, x2, y2(, score)]')
-        if len(arr):
-            out = (arr if arr.shape[1] == 5 else
-                   np.hstack([arr, np.ones((len(arr), 1), np.float32)]))
-        return out
-
-    result = {}
-    for name, value in data.items():
-        video = Path(name).suffix.lower() in VIDEO_SUFFIXES
-        result[name] = ([rows(v, f'{name} frame {i}')
-                         for i, v in enumerate(value)] if video
-                        else rows(value, name))
-    return result
-
-
-def valid_boxes(boxes: np.ndarray, shape, thr: float, where: str
-                ) -> np.ndarray:
-    """Given boxes scoring > ``thr`` that can be cropped (finite, positive
-    size, overlapping the image); a message names each dropped one."""
-    h, w = shape[:2]
-    keep = []
-    for i, (x1, y1, x2, y2, s) in enumerate(boxes):
-        if s <= thr:
-            continue
-        if (np.isfinite(boxes[i]).all() and x2 > x1 and y2 > y1
-                and x2 > 0 and y2 > 0 and x1 < w and y1 < h):
-            keep.append(i)
-        else:
-            print(f'{where}: skipped box {i} [{x1:g}, {y1:g}, {x2:g}, '
-                  f'{y2:g}]: no area or outside the {w}x{h} image',
-                  file=sys.stderr)
-    return boxes[keep]
-
-
-def webcam_frames(index: int) -> Iterator[Tuple[int, np.ndarray]]:
-    """Numbered BGR frames of a webcam until it stops delivering.
-
-    Raises:
-        ValueError: If OpenCV cannot open it.
-    """
-    cap = cv2.VideoCapture(index)
-    if not cap.isOpened():
-        raise ValueError(f'cannot open webcam {index}')
-    try:
-        ok, frame = cap.read()
-        i = 0
-        while ok:
-            yield i, frame
-            ok, frame = cap.read()
-            i += 1
-    finally:
-        cap.release()
-
-
 class Runner:
     """One run of the CLI: boxes -> poses -> JSON and drawings."""
 
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, names: List[str],
+                 video: bool) -> None:
         self.args = args
-        self.given = load_boxes(args.bboxes) if args.bboxes else None
+        self.given = (load_box_file(args.bboxes, names, video)
+                      if args.bboxes else None)
         self.estimator = Estimator(
             args.det_onnx, args.pose_onnx, bbox_thr=args.bbox_thr,
             nms_thr=args.nms_thr, det_cat_id=args.det_cat_id,
@@ -224,9 +124,8 @@ class Runner:
         if self.given is None:
             boxes = self.estimator.people(img)
         else:
-            boxes = valid_boxes(np.zeros((0, 5), np.float32)
-                                if given is None else given,
-                                img.shape, self.args.bbox_thr, where)
+            boxes = keep_valid_boxes(NO_BOXES if given is None else given,
+                                     img.shape, where, self.args.bbox_thr)
         kpts, scores = self.estimator.pose(img, boxes)
         instances = to_instances(boxes, kpts, scores)
         drawn = None if self.args.no_render else render(
@@ -258,7 +157,8 @@ class Runner:
         label = getattr(source, 'name', stem)
         given = (self.given or {}).get(label, [])
         if isinstance(source, int):
-            fps, numbered, reader = 25., webcam_frames(source), None
+            camera = CameraFrames(source)
+            fps, numbered, reader = camera.fps, camera.numbered(), None
         else:
             reader = VideoReader(source)
             fps, numbered = reader.fps, iter(reader)
@@ -275,9 +175,9 @@ class Runner:
                 where = f'{label} frame {i}'
                 boxes = None
                 if self.given is not None:
-                    boxes = valid_boxes(given[i] if i < len(given) else
-                                        np.zeros((0, 5), np.float32),
-                                        frame.shape, args.bbox_thr, where)
+                    boxes = keep_valid_boxes(
+                        given[i] if i < len(given) else NO_BOXES,
+                        frame.shape, where, args.bbox_thr)
                 tracked = tracker(frame, boxes)
                 instances = tracked.instances()
                 per_frame.append(instances)
@@ -316,13 +216,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     start = time.perf_counter()
     try:
-        kind, items = list_inputs(args.input)
+        index = camera_index(args.input)
+        kind, items = (('webcam', [index]) if index is not None
+                       else list_inputs(args.input))
         if kind in ('image', 'folder'):
             refuse_on_images(args, kind, 'videos and webcams')
         out_dir = Path(args.output_dir)
         if kind == 'folder' and out_dir.resolve() == items[0].parent.resolve():
             raise ValueError(f'--output-dir {out_dir} is the input folder')
-        runner = Runner(args)
+        names = ([f'webcam{items[0]}'] if kind == 'webcam'
+                 else [f.name for f in items])
+        runner = Runner(args, names, video=kind in ('video', 'webcam'))
         out_dir.mkdir(parents=True, exist_ok=True)
         ok = True
         if kind == 'webcam':
