@@ -135,12 +135,18 @@ def _iou(a, b):
 
 def test_detector_run(pose, images, tmp_path):
     """YOLOX-Nano + ViTPose on a folder: a real COCO image, a blank image
-    (no person) and a broken file (skipped with a message, exit status 1).
+    (no person), a 1x1 image, a broken file and, first, a 4000x2 image the
+    detector's resize cannot scale (issue 20 item 4): the two are skipped
+    with a line each naming the file and why, the rest is processed, and
+    the last line counts them (exit status 1).
     """
     coco = require_shared('data/coco')
     weights = require_shared('weights/yolox_nano_coco_mmdet.pth')
     (images / IMG_B).unlink()
     (images / 'broken.jpg').write_bytes(b'not a jpeg')
+    cv2.imwrite(str(images / '0_wide.png'), np.full((2, 4000, 3), 90,
+                                                   np.uint8))
+    cv2.imwrite(str(images / 'dot.png'), np.full((1, 1, 3), 90, np.uint8))
     blank = np.full((120, 160, 3), 255, np.uint8)
     cv2.imwrite(str(images / 'blank.png'), blank)
     out = tmp_path / 'out'
@@ -149,9 +155,17 @@ def test_detector_run(pose, images, tmp_path):
          weights, '--bbox-thr', 0.3, *_pose_args(pose, out)])
     assert code == 1, log
     assert log.rstrip().splitlines()[-1] == (
-        'error: 1 of 3 images could not be read (first: broken.jpg)')
+        'error: 2 of 5 images were skipped, unreadable or unresizable '
+        f'(first: 0_wide.png); the others are in {out}')
     assert 'broken.jpg is not a readable image' in log
     assert not (out / 'broken.json').exists()
+    wide = [x for x in log.splitlines() if '0_wide.png' in x]
+    assert len(wide) == 2, log  # the skip and the count
+    assert (f'skipped: image {images / "0_wide.png"}: its 4000x2 pixels '
+            'cannot be resized for the detector (OpenCV: inv_scale_') \
+        in wide[0]
+    assert not (out / '0_wide.json').exists()
+    assert _load(out / 'dot.json') == []
     assert 'blank.png: no person found' in log
     assert _load(out / 'blank.json') == []
     assert (cv2.imread(str(out / 'blank.png')) == blank).all()

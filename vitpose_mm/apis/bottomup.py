@@ -13,6 +13,8 @@ from typing import Optional
 import numpy as np
 from torch import nn
 
+from .inputs import resizing
+
 
 def is_bottomup(model: nn.Module) -> bool:
     """Whether ``model`` estimates poses from the whole image (mmpose's
@@ -47,6 +49,8 @@ def estimate_poses_bottomup(model: nn.Module, img: np.ndarray,
     Raises:
         ValueError: If ``model`` is not bottom-up or ``img`` is not an
             (H, W, 3) uint8 image.
+        UnresizableImage: ``BottomupResize`` cannot scale ``img`` (a side
+            scales to 0 pixels).
     """
     from mmpose.apis import inference_bottomup
 
@@ -56,7 +60,8 @@ def estimate_poses_bottomup(model: nn.Module, img: np.ndarray,
     if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
         raise ValueError('img must be an (H, W, 3) uint8 BGR image, got '
                          f'{img.dtype} {img.shape}')
-    (sample, ) = inference_bottomup(model, img)
+    with resizing(img, 'pose model'):
+        (sample, ) = inference_bottomup(model, img)
     pred = sample.pred_instances
     keep = np.asarray(pred.bbox_scores) > score_thr
     if not keep.any():

@@ -15,13 +15,15 @@ from typing import Iterator, Tuple
 import mmcv
 import numpy as np
 from vitpose_runtime.inputs import (IMAGE_SUFFIXES, VIDEO_SUFFIXES,
-                                    CameraFrames, InputError, camera_index,
-                                    is_image_path, list_inputs)
+                                    CameraFrames, InputError,
+                                    UnresizableImage, camera_index,
+                                    is_image_path, list_inputs, resizing)
 
 __all__ = [
     'IMAGE_SUFFIXES', 'VIDEO_SUFFIXES', 'CameraFrames', 'InputError',
-    'VideoFrames', 'camera_index', 'is_image_path', 'list_inputs',
-    'read_image', 'warn'
+    'UnresizableImage', 'VideoFrames', 'camera_index', 'is_image_path',
+    'list_inputs',
+    'read_image', 'resizing', 'warn'
 ]
 
 

@@ -23,7 +23,7 @@ from torch import nn
 
 from ..checkpoint import check_same_tensors, load_state_dict_file
 from ..checkpoint.hf_folder import check_folder_fits
-from .inputs import InputError
+from .inputs import InputError, resizing
 
 
 def load_config(path: Union[str, Config]) -> Config:
@@ -327,11 +327,16 @@ def detect_people_and_rest(detector: nn.Module, img: np.ndarray,
         ``low_thr`` (below ``score_thr``, or removed by the NMS): the
         low-score boxes of ByteTrack's second association. float32
         ``x1, y1, x2, y2, score``, image pixels, by decreasing score.
+
+    Raises:
+        UnresizableImage: The detector's resize cannot scale ``img`` (a
+            side scales to 0 pixels, e.g. 4000x2).
     """
     from mmdet.apis import inference_detector
     from mmpose.evaluation.functional import nms
 
-    pred = inference_detector(detector, img).pred_instances.cpu().numpy()
+    with resizing(img, 'detector'):
+        pred = inference_detector(detector, img).pred_instances.cpu().numpy()
     boxes = np.concatenate([pred.bboxes, pred.scores[:, None]], axis=1)
     boxes = boxes[(pred.labels == cat_id) & (pred.scores > min(
         low_thr, score_thr))].astype(np.float32).reshape(-1, 5)
@@ -376,7 +381,9 @@ def estimate_poses(model: nn.Module, img: np.ndarray, boxes: np.ndarray,
         raise ValueError(f'batch_size must be >= 1, got {batch_size}')
     samples = []
     for start in range(0, len(boxes), step):
-        samples += inference_topdown(model, img, boxes[start:start + step, :4])
+        with resizing(img, 'pose model'):
+            samples += inference_topdown(model, img,
+                                         boxes[start:start + step, :4])
     merged = merge_data_samples(samples)
     # inference_topdown scores every box 1; keep the detector's scores.
     merged.pred_instances.bbox_scores = boxes[:, 4].astype(np.float32)

@@ -119,9 +119,12 @@ or until a key for single images; q or Esc stops).
 Errors (missing or unreadable input, an output folder that is a file or
 cannot be written, a checkpoint that does not fit the config, a bad box
 file) end the program with a one-line message and exit status 1, before
-any model is loaded where they can be known then. An unreadable image in a
-folder is skipped with a message, the others are processed, and the exit
-status is 1. An interrupted run exits with status 130.
+any model is loaded where they can be known then. An image of a folder
+that cannot be read, or cannot be resized for the models (a 4000x2 image
+scales a side to 0 pixels), is skipped with one warning naming it and
+why, the others are processed and written, a last line counts the
+skipped ones, and the exit status is 1 (the results lack something asked
+for). An interrupted run exits with status 130.
 """
 import argparse
 import contextlib
@@ -142,7 +145,8 @@ from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
 
 from vitpose_mm.apis import (CameraFrames, InputError, JsonLinesWriter,
-                             PoseTracker, VideoFrames, camera_index,
+                             PoseTracker, UnresizableImage, VideoFrames,
+                             camera_index,
                              detect_people, estimate_poses,
                              estimate_poses_bottomup, init_person_detector,
                              init_pose_model, keep_valid_boxes, list_inputs,
@@ -484,23 +488,32 @@ class Demo:
     def run_images(self, files: List[Path], out_dir: Optional[Path]) -> int:
         """Process images; return their number.
 
+        An image that cannot be read, or cannot be resized for the models
+        (:class:`UnresizableImage`: a 4000x2 image scales a side to 0
+        pixels), is skipped with one warning naming it and why; the others
+        are processed and written.
+
         Raises:
             InputError: The one input image, or any image of a folder (after
-                the others are done), cannot be read.
+                the others are done), cannot be read or resized; the
+                message counts the skipped images.
         """
         bar = ProgressBar(len(files)) if len(files) > 1 else None
         failed = []
         for f in files:
             try:
                 img = read_image(f)
+                try:
+                    instances, vis = self.process(
+                        img, (self.given or {}).get(f.name), f.name)
+                except UnresizableImage as err:
+                    raise UnresizableImage(f'image {f}: {err}') from None
             except InputError as err:
                 if len(files) == 1:
                     raise
                 _log(f'skipped: {err}', logging.WARNING)
                 failed.append(f.name)
             else:
-                given = (self.given or {}).get(f.name)
-                instances, vis = self.process(img, given, f.name)
                 if out_dir is not None:
                     write_json(out_dir / f'{f.stem}.json', instances)
                     if vis is not None:
@@ -511,8 +524,9 @@ class Demo:
             if self.stopped:
                 break
         if failed:
-            raise InputError(f'{len(failed)} of {len(files)} images could '
-                             f'not be read (first: {failed[0]})')
+            raise InputError(f'{len(failed)} of {len(files)} images were '
+                             f'skipped, unreadable or unresizable (first: '
+                             f'{failed[0]}); the others are in {out_dir}')
         return len(files)
 
     def make_tracker(self, fps: float) -> PoseTracker:

@@ -46,8 +46,11 @@ its header's frame count or changes frame size is reported, naming the
 frame. These options on an image or a folder are refused.
 
 Errors (a missing or foreign file, a bad box file) end with a one-line
-message and exit status 1; an unreadable image in a folder is skipped with
-a message and the exit status is 1.
+message and exit status 1; an image of a folder that cannot be read, or
+cannot be resized for the detector (a 4000x2 image scales a side to 0
+pixels), is skipped with one line naming it and why, the others are
+processed, a last line counts the skipped ones, and the exit status is 1
+(something asked for is missing from the results).
 """
 import argparse
 import json
@@ -62,7 +65,8 @@ import numpy as np
 from .boxes import keep_valid_boxes, load_box_file
 from .draw import render
 from .estimator import Estimator, read_image, to_instances
-from .inputs import CameraFrames, camera_index, list_inputs
+from .inputs import (CameraFrames, UnresizableImage, camera_index,
+                     list_inputs)
 from .video_options import (add_video_arguments, refuse_on_images,
                             tracker_options, video_options_error)
 from .video import VideoReader
@@ -133,23 +137,36 @@ class Runner:
         return instances, drawn
 
     def run_images(self, files: List[Path], out_dir: Path) -> bool:
-        """Process images; False if one could not be read."""
-        ok = True
+        """Process images; False if one was skipped.
+
+        An image that cannot be read, or cannot be resized for the models
+        (:class:`UnresizableImage`), is skipped with one line naming it and
+        why; the others are processed, and a last line counts the skipped
+        ones. A single such image is an error.
+        """
+        skipped = []
         for f in files:
             try:
                 img = read_image(f)
-            except ValueError as err:
+                try:
+                    instances, drawn = self.process(
+                        img, (self.given or {}).get(f.name), f.name)
+                except UnresizableImage as err:
+                    raise UnresizableImage(f'image {f}: {err}') from None
+            except ValueError as err:  # unreadable or unresizable
                 if len(files) == 1:
                     raise
                 print(f'skipped: {err}', file=sys.stderr)
-                ok = False
+                skipped.append(f.name)
                 continue
-            given = (self.given or {}).get(f.name)
-            instances, drawn = self.process(img, given, f.name)
             _write_json(out_dir / f'{f.stem}.json', instances)
             if drawn is not None:
                 cv2.imwrite(str(out_dir / f.name), drawn)
-        return ok
+        if skipped:
+            print(f'{len(skipped)} of {len(files)} images skipped (first: '
+                  f'{skipped[0]}); the others are in {out_dir}',
+                  file=sys.stderr)
+        return not skipped
 
     def run_stream(self, source, stem: str, out_dir: Path) -> int:
         """Process a video or webcam frame by frame; the frame count."""

@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 
 from .detector import YoloxDetector
+from .inputs import resizing
 from .pose import PoseModel
 
 
@@ -70,12 +71,15 @@ class Estimator:
 
         Raises:
             ValueError: If the estimator has no detector.
+            UnresizableImage: The detector's letterbox cannot resize
+                ``img`` (a side scales to 0 pixels, e.g. 4000x2).
         """
         if self.detector is None:
             raise ValueError('this Estimator has no detector (det_onnx=None)'
                              ': pass boxes')
-        return self.detector.people(img, self.det_cat_id, self.bbox_thr,
-                                    self.nms_thr)
+        with resizing(img, 'detector'):
+            return self.detector.people(img, self.det_cat_id, self.bbox_thr,
+                                        self.nms_thr)
 
     def tracker(self, **options):
         """A frame-by-frame people tracker on this estimator's models:

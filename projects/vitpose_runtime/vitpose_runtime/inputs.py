@@ -7,6 +7,7 @@ message naming the offending path, so a command-line tool can print it
 instead of a traceback from inside OpenCV. numpy, OpenCV and the standard
 library only.
 """
+import contextlib
 from pathlib import Path
 from typing import Iterator, List, Optional, Tuple
 
@@ -20,6 +21,31 @@ VIDEO_SUFFIXES = ('.mp4', '.avi', '.mov', '.mkv')
 
 class InputError(ValueError):
     """A user input (file, folder, box, checkpoint) that cannot be used."""
+
+
+class UnresizableImage(InputError):
+    """An image OpenCV cannot resize for a model: an extreme aspect ratio
+    (4000x2) scales one side to 0 pixels (issue 20 item 4). A folder's
+    run skips such an image and goes on, as for an unreadable one."""
+
+
+@contextlib.contextmanager
+def resizing(img: np.ndarray, stage: str):
+    """Turn OpenCV's failure to resize ``img`` inside the block (a
+    ``cv2.error`` such as ``inv_scale_x > 0``) into an
+    :class:`UnresizableImage` naming the image size, the ``stage``
+    ('detector', 'pose model') and OpenCV's reason, in one line."""
+    import cv2
+    try:
+        yield
+    except cv2.error as err:
+        why = (getattr(err, 'err', None) or str(err).strip().splitlines()[-1]
+               or 'OpenCV error')
+        h, w = img.shape[:2]
+        raise UnresizableImage(
+            f'its {w}x{h} pixels cannot be resized for the {stage} (OpenCV: '
+            f'{why}; an aspect ratio this extreme scales a side to 0 '
+            'pixels)') from None
 
 
 def is_image_path(path: Path) -> bool:
