@@ -174,11 +174,25 @@ def test_cli_folder_with_the_detector(pose_onnx, tmp_path):
                                                    np.uint8))
     (folder / 'broken.jpg').write_bytes(b'not a jpeg')
     (folder / 'notes.txt').write_text('ignored')
+    # issue 20 item 4: first a 4000x2 image the letterbox cannot scale
+    # (skipped, named, the rest goes on); 1x1 and 12000x9000 are fine.
+    cv2.imwrite(str(folder / '0_wide.png'), np.full((2, 4000, 3), 90,
+                                                   np.uint8))
+    cv2.imwrite(str(folder / 'dot.png'), np.full((1, 1, 3), 90, np.uint8))
+    cv2.imwrite(str(folder / 'huge.png'), np.full((9000, 12000, 3), 90,
+                                                  np.uint8))
     out = tmp_path / 'out'
     code, log = run_cli('--input', folder, '--pose-onnx', pose_onnx,
                         '--det-onnx', det, '--output-dir', out)
     assert code == 1, log
     assert 'skipped: image' in log and 'broken.jpg is not an image' in log
+    assert (f'skipped: image {folder / "0_wide.png"}: its 4000x2 pixels '
+            'cannot be resized for the detector (OpenCV: ') in log
+    assert (f'2 of 6 images skipped (first: 0_wide.png); the others are in '
+            f'{out}') in log
+    assert not (out / '0_wide.json').exists()
+    assert json.loads((out / 'dot.json').read_text()) == []
+    assert json.loads((out / 'huge.json').read_text()) == []
     assert json.loads((out / 'blank.json').read_text()) == []
     people = json.loads((out / '000000040083.json').read_text())
     assert len(people) == 2  # the two annotated people
