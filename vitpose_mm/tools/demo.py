@@ -124,7 +124,9 @@ that cannot be read, or cannot be resized for the models (a 4000x2 image
 scales a side to 0 pixels), is skipped with one warning naming it and
 why, the others are processed and written, a last line counts the
 skipped ones, and the exit status is 1 (the results lack something asked
-for). An interrupted run exits with status 130.
+for). A second demo on an output folder another run is writing is
+refused in one line naming the folder (an ``fcntl.flock`` on
+``.vitpose.lock`` there, released when the run ends, also by kill -9). An interrupted run exits with status 130.
 """
 import argparse
 import contextlib
@@ -157,6 +159,7 @@ from vitpose_mm.apis.video_pipeline import (FrameReader, FrameWriter,
                                             StageTimes)
 from vitpose_mm.checkpoint.experts import RELEASED_DATASETS
 from vitpose_mm.deploy.kernels import PRECISIONS
+from vitpose_runtime.output_lock import lock_output_dir
 from vitpose_runtime.video_options import (add_video_arguments,
                                            refuse_on_images,
                                            tracker_options,
@@ -744,6 +747,23 @@ def run(args: argparse.Namespace) -> None:
             _check_outputs(files, out_dir)
         check_output_dir(out_dir)
     _check_device(args.device)
+    # One run per output folder (issue 20 item 6): a folder in use is
+    # refused before any model is loaded; a new one is locked once made.
+    with contextlib.ExitStack() as locks:
+        locked = out_dir is not None and out_dir.is_dir()
+        if locked:
+            locks.enter_context(lock_output_dir(out_dir))
+        _run_locked(args, camera, None if camera is not None else
+                    (kind, files), out_dir,
+                    None if locked else locks)
+
+
+def _run_locked(args, camera, listed, out_dir, locks) -> None:
+    """The body of :func:`run` while the output folder is locked
+    (``locks``: an ExitStack to take the lock into once the folder is
+    made; None when it is held already)."""
+    if listed is not None:
+        kind, files = listed
     if camera is not None:
         video = CameraFrames(camera)
         kind, name = 'video', f'{video.name}.mp4'
@@ -753,6 +773,8 @@ def run(args: argparse.Namespace) -> None:
                 [f.name for f in files], video=kind == 'video')
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
+        if locks is not None:
+            locks.enter_context(lock_output_dir(out_dir))
     start = time.perf_counter()
     if kind == 'video':
         try:

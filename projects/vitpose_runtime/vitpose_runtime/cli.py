@@ -50,9 +50,12 @@ message and exit status 1; an image of a folder that cannot be read, or
 cannot be resized for the detector (a 4000x2 image scales a side to 0
 pixels), is skipped with one line naming it and why, the others are
 processed, a last line counts the skipped ones, and the exit status is 1
-(something asked for is missing from the results).
+(something asked for is missing from the results). A second run on an
+output folder another run is writing is refused in one line naming the
+folder (``vitpose_runtime.output_lock``).
 """
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -67,6 +70,7 @@ from .draw import render
 from .estimator import Estimator, read_image, to_instances
 from .inputs import (CameraFrames, UnresizableImage, camera_index,
                      list_inputs)
+from .output_lock import lock_output_dir
 from .video_options import (add_video_arguments, refuse_on_images,
                             tracker_options, video_options_error)
 from .video import VideoReader
@@ -232,6 +236,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Run the CLI; errors end in one line and exit status 1."""
     args = parse_args(argv)
     start = time.perf_counter()
+    locks = contextlib.ExitStack()
     try:
         index = camera_index(args.input)
         kind, items = (('webcam', [index]) if index is not None
@@ -243,8 +248,14 @@ def main(argv: Optional[List[str]] = None) -> int:
             raise ValueError(f'--output-dir {out_dir} is the input folder')
         names = ([f'webcam{items[0]}'] if kind == 'webcam'
                  else [f.name for f in items])
+        # one run per output folder: one in use is refused before the
+        # models load; a new one is locked once made (released at exit)
+        if out_dir.is_dir():
+            locks.enter_context(lock_output_dir(out_dir))
         runner = Runner(args, names, video=kind in ('video', 'webcam'))
-        out_dir.mkdir(parents=True, exist_ok=True)
+        if not out_dir.is_dir():
+            out_dir.mkdir(parents=True, exist_ok=True)
+            locks.enter_context(lock_output_dir(out_dir))
         ok = True
         if kind == 'webcam':
             count = runner.run_stream(items[0], f'webcam{items[0]}', out_dir)
@@ -256,6 +267,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (ValueError, FileNotFoundError, ImportError) as err:
         print(f'vitpose-runtime: {err}', file=sys.stderr)
         return 1
+    finally:
+        locks.close()
     seconds = time.perf_counter() - start
     print(f'{count} {"frames" if kind in ("video", "webcam") else "images"}'
           f' in {seconds:.2f} s; results in {out_dir}')
