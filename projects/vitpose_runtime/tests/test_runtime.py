@@ -244,3 +244,36 @@ def test_cli_errors_are_one_line(pose_onnx, tmp_path, args, message):
     assert code == 1
     assert log.strip().splitlines()[-1].startswith('vitpose-runtime: ')
     assert message in log
+
+
+def test_cli_refuses_an_output_folder_in_use(pose_onnx, tmp_path):
+    """issue 20 item 6: while another run holds the folder's lock, the CLI
+    refuses in one line naming the folder and writes nothing there; once
+    the holder is killed (SIGKILL) the folder is free."""
+    img = tmp_path / 'a.png'
+    cv2.imwrite(str(img), dot_image((50, 50)))
+    out = tmp_path / 'out'
+    out.mkdir()
+    hold = ('import sys, time; from vitpose_runtime.output_lock import '
+            'lock_output_dir; lock = lock_output_dir(sys.argv[1]); '
+            'print("held", flush=True); time.sleep(120)')
+    holder = subprocess.Popen([sys.executable, '-c', hold, str(out)],
+                              stdout=subprocess.PIPE, text=True)
+    args = ('--input', img, '--pose-onnx', pose_onnx, '--det-onnx',
+            require_shared('weights/yolox_nano_coco.onnx'), '--output-dir',
+            out)
+    try:
+        assert holder.stdout.readline() == 'held\n'
+        code, log = run_cli(*args)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert code == 1, log
+    assert log.strip().splitlines() == [
+        f'vitpose-runtime: output folder {out} is in use by another run '
+        f'(process {holder.pid}); wait for it or choose another '
+        '--output-dir']
+    assert [p.name for p in out.iterdir()] == ['.vitpose.lock']
+    code, log = run_cli(*args)
+    assert code == 0, log
+    assert (out / 'a.json').exists()
