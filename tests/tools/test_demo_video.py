@@ -178,6 +178,38 @@ def test_truncated_video_says_how_many_frames_were_read(
     assert len(_frame_shapes(tmp_path / 'out' / 'cut.mp4')) == 13
 
 
+def test_truncated_mp4_says_how_many_frames_were_read(
+        pose, tmp_path):  # noqa: F811
+    """An H.264 mp4 (index first, as ``movflags=faststart`` writes it) cut
+    where frame 13's data starts: one warning giving frames read vs the
+    header's 24, and every output holds just the frames read (the decoder
+    may hold back the last frames before the cut)."""
+    av = pytest.importorskip('av')
+    full = tmp_path / 'full.mp4'
+    container = av.open(str(full), 'w', options={'movflags': 'faststart'})
+    stream = container.add_stream('libx264', rate=10)
+    stream.width, stream.height, stream.pix_fmt = 160, 120, 'yuv420p'
+    for f in _coco_frames(24):
+        container.mux(stream.encode(av.VideoFrame.from_ndarray(
+            f, format='bgr24')))
+    container.mux(stream.encode())
+    container.close()
+    with av.open(str(full)) as src:  # cut where frame 13's data starts
+        cut = [p.pos for p in src.demux(src.streams.video[0])][13]
+    video = tmp_path / 'cut.mp4'
+    video.write_bytes(full.read_bytes()[:cut])
+    log = _run_given(pose, video, tmp_path)
+    warned = [x for x in log.splitlines() if 'the stream ended after' in x]
+    assert len(warned) == 1, log
+    read = int(warned[0].split('ended after ')[1].split()[0])
+    assert 0 < read < 24
+    assert (f'cut.mp4: the stream ended after {read} of the 24 frames its '
+            f'header gives (frame {read} is missing') in warned[0]
+    assert f'cut.mp4: {read} of 24 frames read' in log
+    assert len(_load(tmp_path / 'out' / 'cut.json')) == read
+    assert len(_records(tmp_path / 'out' / 'cut.jsonl')) == read
+
+
 def test_corrupt_frame_is_skipped_and_the_track_goes_on(
         pose, tmp_path):  # noqa: F811
     data = bytearray(_mjpeg_avi(tmp_path / 'v.avi',
