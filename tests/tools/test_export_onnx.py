@@ -174,3 +174,33 @@ def test_foreign_onnx_file_is_refused(tmp_path):
               str(path))
     with pytest.raises(ValueError, match='not exported by vitpose_mm'):
         OnnxPoseModel(path)
+
+
+def test_output_that_is_an_input_is_refused(tmp_path):
+    """issue 20 item 2: OUT through a symlink (run as a user runs it) or a
+    hard link to the checkpoint is refused in one line before anything is
+    loaded, and the checkpoint is unchanged."""
+    import os
+    import subprocess
+    import sys
+    model = tiny_model(tiny_config('classic'))
+    model.cfg.dump(str(tmp_path / 'cfg.py'))
+    weights = tmp_path / 'weights.pth'
+    torch.save(model.state_dict(), weights)
+    before = weights.read_bytes()
+    (tmp_path / 'link.onnx').symlink_to(weights)
+    proc = subprocess.run(
+        [sys.executable, '-m', 'vitpose_mm.tools.export_onnx',
+         str(tmp_path / 'cfg.py'), str(weights), str(tmp_path / 'link.onnx')],
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f'vitpose_mm.tools.export_onnx: DST must differ from SRC: '
+        f'{tmp_path}/link.onnx is {weights} (a symlink or hard link to it); '
+        'writing it would destroy the source')
+    assert 'Traceback' not in proc.stderr
+    os.link(weights, tmp_path / 'hard.onnx')
+    with pytest.raises(SystemExit, match='a symlink or hard link to it'):
+        main([str(tmp_path / 'cfg.py'), str(weights),
+              str(tmp_path / 'hard.onnx')])
+    assert weights.read_bytes() == before

@@ -73,7 +73,10 @@ def main(argv: Optional[List[str]] = None) -> None:
     dataset = args.dataset
     if dataset is not None and dataset.isdigit():
         dataset = int(dataset)
+    from vitpose_mm.engine.atomic_files import check_output
     try:
+        # OUT through a symlink or a hard link to an input would destroy it
+        check_output(args.out, [args.config, args.checkpoint])
         model = init_pose_model(args.config, args.checkpoint,
                                 allow_pickle=args.allow_pickle, fast=False)
         path = export_onnx(model, args.out, dataset=dataset,
