@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from mmpose.models.pose_estimators import BottomupPoseEstimator
+from mmengine.registry import DefaultScope
 from mmpose.registry import MODELS
 
 from tests.conftest import REPO, require_shared
@@ -29,7 +30,10 @@ def tiny(tmp_path_factory):
     cfg.model.backbone.update(embed_dim=32, depth=2, num_heads=2)
     cfg.model.head.update(in_channels=32, deconv_out_channels=(16, 16))
     torch.manual_seed(0)
-    model = MODELS.build(cfg.model)
+    # mmpose's registry, whatever scope an earlier test left current (an
+    # in-process mmdet detector makes 'mmdet' the default scope).
+    with DefaultScope.overwrite_default_scope('mmpose'):
+        model = MODELS.build(cfg.model)
     model.init_weights()
     path = tmp_path_factory.mktemp('bottomup') / 'tiny.pth'
     torch.save(model.state_dict(), path)
