@@ -1,5 +1,7 @@
-"""What the CPU can do, measured: its instruction-set flags, the GEMM peak
-of every precision it runs, and the FLOPs of a model, counted once.
+"""What the CPU can do, measured: its instruction-set flags (read by
+:mod:`vitpose_runtime.precision`, which ``--precision auto`` uses too), the
+GEMM peak of every precision it runs, and the FLOPs of a model, counted
+once.
 
 A benchmark row's ``%peak`` is its achieved rate over the GEMM peak of its
 **own** precision measured in the same run (fp32 rows over the fp32 peak,
@@ -32,45 +34,12 @@ counter does not know (it counts the CUDA ones).
 """
 import statistics
 import time
-from typing import Callable, Dict, Iterable, List
+from typing import Callable, Dict, Iterable
 
 import torch
 from torch import Tensor, nn
-
-#: CPU flags that decide which precisions run natively.
-FLAGS = ('avx2', 'avx512f', 'avx512_vnni', 'avx512_bf16', 'avx512_fp16',
-         'avx_vnni', 'avx_ne_convert', 'amx_tile', 'amx_bf16', 'amx_int8',
-         'amx_fp16')
-
-
-def cpu_flags(path: str = '/proc/cpuinfo') -> List[str]:
-    """The :data:`FLAGS` this CPU reports (``/proc/cpuinfo``; empty where
-    the file is missing, e.g. not Linux)."""
-    try:
-        with open(path) as f:
-            for line in f:
-                if line.startswith('flags'):
-                    have = set(line.split(':', 1)[1].split())
-                    return [flag for flag in FLAGS if flag in have]
-    except OSError:
-        pass
-    return []
-
-
-def native_precisions(flags: Iterable[str]) -> List[str]:
-    """The precisions this CPU has matrix instructions for, from its
-    flags: fp32 always; bf16 with AVX512-BF16 or AMX-BF16 (or
-    AVX-NE-CONVERT); fp16 with AVX512-FP16, AMX-FP16 or AVX-NE-CONVERT;
-    int8 with VNNI (AVX512-VNNI, AVX-VNNI) or AMX-INT8."""
-    flags = set(flags)
-    out = ['fp32']
-    if flags & {'avx512_bf16', 'amx_bf16', 'avx_ne_convert'}:
-        out.append('bf16')
-    if flags & {'avx512_fp16', 'amx_fp16', 'avx_ne_convert'}:
-        out.append('fp16')
-    if flags & {'avx512_vnni', 'avx_vnni', 'amx_int8'}:
-        out.append('int8')
-    return out
+from vitpose_runtime.precision import (FLAGS, cpu_flags,  # noqa: F401
+                                      native_precisions)
 
 
 def _median_seconds(fn: Callable[[], object], repeats: int) -> float:

@@ -1,39 +1,16 @@
-"""The benchmarks' measuring pieces: CPU flags -> native precisions, FLOPs
+"""The benchmarks' measuring pieces: GEMM peaks per precision, FLOPs
 counted once on the fp32 model, each row over its own precision's peak."""
 import argparse
 import os
 import sys
 
 import pytest
-import torch
 from torch import nn
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', '..',
                                 'benchmarks'))
 import inference_speed  # noqa: E402
 import peaks  # noqa: E402
-
-
-@pytest.mark.parametrize('flags, native', [
-    ([], ['fp32']),
-    (['avx2', 'fma'], ['fp32']),
-    (['avx2', 'avx_vnni'], ['fp32', 'int8']),
-    (['avx512f', 'avx512_vnni', 'avx512_bf16'], ['fp32', 'bf16', 'int8']),
-    (['avx512f', 'amx_tile', 'amx_bf16', 'amx_int8'],
-     ['fp32', 'bf16', 'int8']),
-    (['avx512_bf16', 'avx512_fp16', 'avx512_vnni'],
-     ['fp32', 'bf16', 'fp16', 'int8']),
-])
-def test_native_precisions(flags, native):
-    assert peaks.native_precisions(flags) == native
-
-
-def test_cpu_flags_reads_cpuinfo(tmp_path):
-    info = tmp_path / 'cpuinfo'
-    info.write_text('processor\t: 0\nflags\t\t: fpu sse avx2 avx512f '
-                    'amx_int8 made_up\n')
-    assert peaks.cpu_flags(str(info)) == ['avx2', 'avx512f', 'amx_int8']
-    assert peaks.cpu_flags(str(tmp_path / 'missing')) == []
 
 
 class _Attention(nn.Module):
