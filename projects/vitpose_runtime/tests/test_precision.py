@@ -68,3 +68,41 @@ def test_refusals():
     # only int8 offered, and it is not accurate enough in torch
     with pytest.raises(ValueError, match='int8 p99 shift'):
         choose_precision('torch', ['int8'], AMX)
+
+
+def test_cli_picks_the_pose_file_by_precision(tmp_path, monkeypatch,
+                                              capsys):
+    import json
+
+    import cv2
+
+    import vitpose_runtime.precision as precision
+    from conftest import blob_pose_onnx, dot_image
+    from vitpose_runtime import cli
+    fp32 = blob_pose_onnx(tmp_path / 'fp32.onnx')
+    int8 = blob_pose_onnx(tmp_path / 'int8.onnx', precision='int8')
+    img = tmp_path / 'a.png'
+    cv2.imwrite(str(img), dot_image((80, 60)))
+    boxes = tmp_path / 'boxes.json'
+    boxes.write_text(json.dumps({'a.png': [[40, 20, 120, 100]]}))
+
+    def run(*extra, flags=AVX2):
+        monkeypatch.setattr(precision, 'cpu_flags', lambda: flags)
+        out = tmp_path / f'out{len(list(tmp_path.iterdir()))}'
+        code = cli.main(['--input', str(img), '--bboxes', str(boxes),
+                         '--output-dir', str(out), '--no-render', *extra])
+        return code, capsys.readouterr().err
+
+    code, err = run('--pose-onnx', str(fp32), str(int8))
+    assert code == 0 and 'precision auto: int8 (' in err and 'p99' in err
+    code, err = run('--pose-onnx', str(fp32), str(int8), flags=[])
+    assert code == 0 and 'precision auto: fp32 (' in err
+    code, err = run('--pose-onnx', str(fp32), str(int8), '--precision',
+                    'fp32')
+    assert code == 0 and 'precision auto' not in err
+    code, err = run('--pose-onnx', str(fp32), '--precision', 'int8')
+    assert code == 1
+    assert err.strip() == ('vitpose-runtime: --precision int8: no such '
+                           '--pose-onnx file (given: fp32)')
+    code, err = run('--pose-onnx', str(fp32), str(fp32))
+    assert code == 1 and 'are both fp32' in err
