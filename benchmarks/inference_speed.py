@@ -17,6 +17,12 @@ Every implementation computes the same function: one random ViTPose
 ``int8``       ``optimize_for_inference(precision='int8')``: dynamic int8
                linear layers (torch's quantized engine), the rest fp32
 ``ort-int8``   ``export_onnx(int8=True)`` run by onnxruntime (opt-in)
+``int8-static``  :func:`vitpose_mm.deploy.static_int8.quantize_static_int8`
+               (PT2E, x86 inductor quantiser, ``torch.compile``;
+               calibrated on random crops: a speed row; opt-in, needs
+               torchao)
+``bf16-compile``  the eager model under bf16 autocast, ``torch.compile``
+               with freezing (opt-in)
 =============  ===========================================================
 
 and the heatmaps of each are checked against ``ours`` (``err``: max abs
@@ -83,11 +89,13 @@ from tests.deploy.helpers import scale_heads  # noqa: E402
 
 SIZES = {'S': 'small', 'B': 'base', 'L': 'large', 'H': 'huge'}
 IMPLS = ('hf-eager', 'hf-sdpa', 'mmpose', 'ours', 'fast', 'bf16', 'int8')
-OPTIONAL_IMPLS = ('fast-onednn', 'fp16', 'ort', 'ort-int8')
+OPTIONAL_IMPLS = ('fast-onednn', 'fp16', 'ort', 'ort-int8', 'int8-static',
+                  'bf16-compile')
 #: The precision of each row whose GEMMs are not fp32 (its %peak is over
 #: that precision's GEMM peak).
 ROW_PRECISION = {'bf16': 'bf16', 'fp16': 'fp16', 'int8': 'int8',
-                 'ort-int8': 'int8'}
+                 'ort-int8': 'int8', 'int8-static': 'int8',
+                 'bf16-compile': 'bf16'}
 PLUS_IMPLS = ('moe', 'dense', 'moe-fast')
 OUR_CONFIG = ('configs/body_2d_keypoint/topdown_heatmap/coco/'
               'vitpose-mm_td-hm_ViTPose-{size}{simple}_8xb64-210e_coco-256x192.py')
@@ -193,10 +201,25 @@ def export_ort(ours: nn.Module, size: str, decoder: str,
     return lambda x: torch.from_numpy(runner.heatmaps(x))
 
 
+def compiled_bf16(ours: nn.Module) -> Callable:
+    """``ours`` under bf16 autocast, ``torch.compile``d (inductor,
+    freezing: weights folded and prepacked in bf16)."""
+    from vitpose_mm.deploy.static_int8 import frozen
+    fn = frozen(torch.compile(lambda x: ours(x, None, mode='tensor')))
+
+    def run(x):
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            return fn(x).float()
+    return run
+
+
 def make_impls(names, size: str, decoder: str,
-               ours: Optional[nn.Module] = None) -> Dict[str, Callable]:
+               ours: Optional[nn.Module] = None,
+               batch: int = 8) -> Dict[str, Callable]:
     """{name: crops -> heatmaps} for the implementations in ``names``
-    (``ours``: the eager model of ``size``, built when not given)."""
+    (``ours``: the eager model of ``size``, built when not given;
+    ``batch``: the batch size ``int8-static`` is calibrated at, on random
+    crops)."""
     from vitpose_mm.deploy import optimize_for_inference
     ours = build_ours(size, decoder) if ours is None else ours
     impls = {}
@@ -228,6 +251,13 @@ def make_impls(names, size: str, decoder: str,
                 impls[name] = tensor_mode(model)
             elif name == 'int8':
                 impls[name] = tensor_mode(optimize_for_inference(ours, name))
+            elif name == 'int8-static':
+                from vitpose_mm.deploy.static_int8 import \
+                    quantize_static_int8
+                impls[name] = quantize_static_int8(
+                    ours, torch.randn(batch, 3, 256, 192))
+            elif name == 'bf16-compile':
+                impls[name] = compiled_bf16(ours)
             elif name in ('ort', 'ort-int8'):
                 impls[name] = export_ort(ours, size, decoder,
                                          int8=name == 'ort-int8')
@@ -448,7 +478,8 @@ def main(argv=None) -> None:
         ours = build_ours(SIZES[size], args.decoder)
         gflop = count_gflop(lambda x: ours(x, None, mode='tensor'))
         print(f'# ViTPose-{size}: {gflop:.2f} GFLOP per image (fp32)')
-        impls = make_impls(args.impls, SIZES[size], args.decoder, ours)
+        impls = make_impls(args.impls, SIZES[size], args.decoder, ours,
+                           max(args.batches))
         ref = 'ours' if 'ours' in impls else next(iter(impls))
         rows += bench(impls, ref, base, args.batches, args,
                       f'ViTPose-{size}', gflop, peaks)
