@@ -12,6 +12,7 @@ the same crops:
 | `torch fp32` | the eager PyTorch model |
 | `torch bf16`, `torch fp16` | ``init_pose_model(..., precision='bf16' / 'fp16')`` (``--precisions``; fp16 only where the CPU runs it natively) |
 | `torch int8` | ``init_pose_model(..., precision='int8')`` (dynamic int8 linear layers) |
+| `torch int8-static` | the backbone by :func:`vitpose_mm.deploy.static_int8.quantize_static_int8` (PT2E, linear layers, compiled), calibrated on the test crops (no flip); head fp32 (``--static``) |
 | `ort fp32` | ``export_onnx`` file run by onnxruntime |
 | `ort int8` | ``export_onnx --int8`` file |
 
@@ -62,6 +63,27 @@ def evaluate(model, cfg):
     return metrics['coco/AP'], np.stack(keypoints)
 
 
+def static_int8_model(cfg, checkpoint):
+    """The eager model with its backbone statically quantised, calibrated
+    on the test set's crops (one pass, no flip)."""
+    from mmengine.runner import Runner
+
+    from vitpose_mm.apis import init_pose_model
+    from vitpose_mm.deploy.static_int8 import quantize_static_int8
+    model = init_pose_model(cfg, checkpoint, fast=False)
+    loader = Runner.build_dataloader(cfg.test_dataloader)
+    crops = torch.cat([model.data_preprocessor(batch)['inputs']
+                       for batch in loader])
+    backbone = quantize_static_int8(model.backbone, crops)
+
+    def extract_feat(inputs):
+        feats = backbone(inputs)
+        return model.neck(feats) if model.with_neck else feats
+
+    model.extract_feat = extract_feat
+    return model
+
+
 def run(args) -> list:
     from vitpose_mm.apis import init_pose_model
     from vitpose_mm.tools.data_root import load_config
@@ -75,6 +97,9 @@ def run(args) -> list:
         for precision in args.precisions:
             results[f'torch {precision}'] = evaluate(init_pose_model(
                 cfg, args.checkpoint, precision=precision), cfg)
+        if args.static:
+            results['torch int8-static'] = evaluate(
+                static_int8_model(cfg, args.checkpoint), cfg)
         for name, extra in (('ort fp32', []), ('ort int8', ['--int8'])):
             out = str(Path(tmp) / f'{name.split()[1]}.onnx')
             export([str(args.config), args.checkpoint, out, *extra])
@@ -104,6 +129,9 @@ def main(argv=None) -> int:
                         default=['bf16', 'int8'],
                         choices=['bf16', 'fp16', 'int8'],
                         help='torch rows besides fp32')
+    parser.add_argument('--static', action='store_true',
+                        help='also the static int8 (PT2E) row (compiles: '
+                        'about a minute)')
     args = parser.parse_args(argv)
     from mmengine.logging import MMLogger
     from mmpose.utils import register_all_modules

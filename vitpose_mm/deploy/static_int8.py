@@ -46,16 +46,18 @@ def quantize_static_int8(model: nn.Module, calibration: Tensor,
     """A static int8 crops -> heatmaps function of ``model``.
 
     Args:
-        model (nn.Module): An eager fp32 top-down estimator (or any module
-            whose ``model(x, None, mode='tensor')`` gives heatmaps) on the
-            CPU, weights loaded. Not changed.
+        model (nn.Module): An eager fp32 top-down estimator (its
+            ``model(x, None, mode='tensor')`` heatmaps are quantised) or a
+            backbone (``model(x)``: its feature tuple), on the CPU, weights
+            loaded. Not changed.
         calibration (Tensor): (B, 3, H, W) preprocessed crops.
         compile (bool): ``torch.compile`` the result (inductor, freezing):
             without it the quantise / dequantise pairs run as separate ops
             (slow; for checking accuracy only).
 
     Returns:
-        Callable: (B, 3, H, W) float32 -> (B, K, h, w) float32 heatmaps.
+        Callable: (B, 3, H, W) float32 -> (B, K, h, w) float32 heatmaps
+        (a backbone: its outputs).
 
     Raises:
         ValueError: If the model is not on the CPU or ``calibration`` is
@@ -72,7 +74,8 @@ def quantize_static_int8(model: nn.Module, calibration: Tensor,
     import torchao.quantization.pt2e.quantizer.x86_inductor_quantizer as xiq
     from torchao.quantization.pt2e.quantize_pt2e import (convert_pt2e,
                                                          prepare_pt2e)
-    net = _TensorMode(model).eval()
+    net = (_TensorMode(model) if hasattr(model, 'extract_feat')
+           else model).eval()
     quantizer = xiq.X86InductorQuantizer().set_module_type_qconfig(
         nn.Linear, xiq.get_default_x86_inductor_quantization_config())
     with torch.no_grad():
