@@ -176,6 +176,9 @@ def check(args) -> None:
     if args.fast and device.type != 'cpu':
         raise UsageError('--fast is the CPU path; on a GPU use autocast '
                          '(--precisions)')
+    if args.config and '::' not in args.config and not os.path.isfile(
+            os.path.join(REPO, args.config)):
+        raise UsageError(f'config {args.config} not found')
 
 
 def run(args) -> List[dict]:
