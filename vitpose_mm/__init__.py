@@ -13,7 +13,9 @@ its backbones converts checkpoints of the other ViTPose layouts
 that they fit, in every client (:mod:`vitpose_mm.checkpoint.load_hook`),
 and mmengine's ``load_checkpoint`` reads ``.safetensors`` files and
 transformers ``save_pretrained`` folders
-(:mod:`vitpose_mm.checkpoint.mmengine_loader`).
+(:mod:`vitpose_mm.checkpoint.mmengine_loader`), and released weights by
+model name as ``vitpose-mm://NAME`` (only that scheme), downloaded once,
+checked, converted and cached (:mod:`vitpose_mm.hub`).
 
 It also makes ``_base_ = ['vitpose_mm::<path under configs/>']`` resolve
 to the installed package's configs (mmengine only knows the packages named
@@ -32,7 +34,9 @@ attach_to_pose_models()
 register_loader()
 MODULE2PACKAGE.setdefault('vitpose_mm', 'vitpose_mm')
 
-from . import codecs, datasets, engine, models  # noqa: E402
+from . import codecs, datasets, engine, hub, models  # noqa: E402
 from .version import __version__
 
-__all__ = ['__version__', 'codecs', 'datasets', 'engine', 'models']
+hub.register_loaders()
+
+__all__ = ['__version__', 'codecs', 'datasets', 'engine', 'hub', 'models']
