@@ -36,7 +36,8 @@ DENSE = osp.join(REPO, 'configs/body_2d_keypoint/topdown_heatmap/coco/'
 PLUS = osp.join(REPO, 'configs/body_2d_keypoint/topdown_heatmap/'
                 'vitpose_plus/vitpose-mm_td-hm_ViTPose-plus-base_8xb128-210e_'
                 '6datasets-256x192.py')
-#: Keypoints per ViTPose+ expert (coco, aic, mpii, ap10k, apt36k, wholebody).
+#: Keypoints per ViTPose+ expert, in RELEASED_DATASETS order
+#: (vitpose_mm.checkpoint.experts).
 KEYPOINTS = (17, 14, 16, 17, 17, 133)
 
 

@@ -157,3 +157,81 @@ def test_backbone_only_file_is_refused_by_load_checkpoint(files, tmp_path):
     model = MODELS.build(Config.fromfile(config).model)
     with pytest.raises(ValueError, match='no head weights'):
         load_checkpoint(model, str(path), map_location='cpu')
+
+
+@pytest.mark.parametrize('fields, message', [
+    (dict(num_attention_heads=1),
+     "num_attention_heads=1 but the pose config's model has num_heads=2"),
+    (dict(hidden_act='relu'), "hidden_act='relu' but the pose config's "
+     "model has activation='gelu'"),
+    (dict(hidden_act='gelu_pytorch_tanh'), "hidden_act='gelu_pytorch_tanh'"),
+    (dict(image_size=[256, 192]), "image_size=(256, 192) but the pose "
+     "config's model has img_size=(128, 96)"),
+    (dict(mlp_ratio=2), 'mlp_ratio=2.0 but'),
+])
+def test_folder_config_that_disagrees_with_the_pose_config_is_refused(
+        files, tmp_path, fields, message):
+    """Same shapes, another model: before issue 20 these loaded with exit
+    0 (6 heads for 12, relu for GELU: heatmaps off by up to 1.09)."""
+    from mmpose.apis import init_model
+    config, _, paths = files
+    folder = _edit_config(paths['hf_folder'], tmp_path, **fields)
+    with pytest.raises(ValueError) as err:
+        init_model(str(config), str(folder), device='cpu')
+    assert str(err.value).startswith(f'{folder}/config.json: {message}')
+    assert '\n' not in str(err.value)
+    from vitpose_mm.apis import InputError, init_pose_model
+    with pytest.raises(InputError, match=f'{folder}/config.json: '):
+        init_pose_model(str(config), str(folder), fast=False)
+
+
+def test_folder_decoder_and_keypoints_are_compared(files, tmp_path):
+    from mmpose.apis import init_model
+    config, _, paths = files
+    folder = _edit_config(paths['hf_folder'], tmp_path)
+    edited = json.loads((folder / 'config.json').read_text())
+    edited['use_simple_decoder'] = False
+    (folder / 'config.json').write_text(json.dumps(edited))
+    with pytest.raises(ValueError, match="use_simple_decoder='classic' but "
+                       "the pose config's model has decoder='simple'"):
+        init_model(str(config), str(folder), device='cpu')
+    edited['use_simple_decoder'] = True
+    edited['id2label'] = {str(i): f'k{i}' for i in range(5)}
+    edited.pop('num_labels', None)
+    (folder / 'config.json').write_text(json.dumps(edited))
+    with pytest.raises(ValueError, match="num_labels=5 but the pose "
+                       "config's model has keypoints=17"):
+        init_model(str(config), str(folder), device='cpu')
+
+
+def test_converter_config_refuses_a_disagreeing_folder(files, tmp_path):
+    from tests.tools.test_train_test import run_tool
+    config, _, paths = files
+    folder = _edit_config(paths['hf_folder'], tmp_path, hidden_act='relu')
+    dst = tmp_path / 'out.pth'
+    result = run_tool([
+        '-m', 'vitpose_mm.tools.convert_checkpoint',
+        str(folder),
+        str(dst), '--config',
+        str(config)
+    ],
+                      check=False)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f'convert_checkpoint: error: {folder}/config.json: '
+        "hidden_act='relu' but the pose config's model has "
+        "activation='gelu'; the folder is another model than the config "
+        'describes\n')
+    assert not dst.exists()
+
+
+def test_backbone_init_cfg_compares_the_folder_config(files, tmp_path):
+    from mmpose.registry import MODELS
+    config, _, paths = files
+    folder = _edit_config(paths['hf_folder'], tmp_path, num_hidden_layers=3)
+    cfg = Config.fromfile(config).model.backbone
+    cfg.init_cfg = dict(type='Pretrained', checkpoint=str(folder))
+    backbone = MODELS.build(cfg)
+    with pytest.raises(ValueError, match="num_hidden_layers=3 but the pose "
+                       "config's model has depth=2"):
+        backbone.init_weights()

@@ -16,7 +16,8 @@ import torch
 
 from tests.conftest import REPO, require_shared
 from tests.tools.test_demo import (IMG_A, _demo, _frame_shapes, _load,
-                                   _pose_args, images, pose)  # noqa: F401
+                                   _pose_args, _run_cli, images,
+                                   pose)  # noqa: F401
 from vitpose_mm.tools import demo as demo_tool
 
 BOX = [[280, 45, 500, 380]]
@@ -50,6 +51,24 @@ def test_drawing_options_change_the_drawing_not_the_results(
     assert np.abs(drawn[:height].astype(int) - plain).max() > 50
     assert _load(tmp_path / 'plain' / '000000000785.json') == \
         _load(tmp_path / 'drawn' / '000000000785.json')
+    # results get the umask's mode, as open() gives (issue 20: 0600)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert (tmp_path / 'plain' / '000000000785.json').stat().st_mode & \
+        0o777 == 0o666 & ~mask
+
+
+def test_meta_device_is_one_line(one_image, tmp_path):
+    img, boxes = one_image
+    code, out = _run_cli([
+        '--input', img, '--bboxes', boxes, '--pose-config', 'x.py',
+        '--pose-checkpoint', 'x.pth', '--output-dir', tmp_path / 'out',
+        '--device', 'meta'
+    ])
+    assert code == 1
+    assert out.strip().splitlines()[-1] == (
+        'error: --device meta: the demo runs on cpu or cuda, not meta')
+    assert not (tmp_path / 'out').exists()
 
 
 def _a_file(folder, *below):

@@ -126,6 +126,10 @@ def test_test_tool_reports_ap_and_writes_metrics(trained, tmp_path):
     assert 'coco/AP: ' in result.stdout + result.stderr
     metrics = json.loads(out.read_text())
     assert 0. <= metrics['coco/AP'] <= 1.
+    # the umask's mode, as open() gives (issue 20: it was 0600)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~mask
     with open(dump, 'rb') as f:
         preds = pickle.load(f)
     assert len(preds) == 12  # the 12 of 14 people with keypoints

@@ -3,63 +3,26 @@ a camera.
 
 All readers raise :class:`InputError` (a ``ValueError``) with a one-line
 message naming the offending path, so a command-line tool can print it
-instead of a traceback from inside OpenCV or mmcv.
+instead of a traceback from inside OpenCV or mmcv. The numpy / OpenCV
+parts (the suffixes, :func:`list_inputs`, :func:`camera_index`,
+:class:`CameraFrames`, :class:`InputError`) are shared with the torch-free
+runtime and live there (:mod:`vitpose_runtime.inputs`); images are read
+here with mmcv, as mmpose's ``LoadImage`` reads them.
 """
 from pathlib import Path
-from typing import Iterator, List, Optional, Tuple
+from typing import Iterator, Tuple
 
 import mmcv
 import numpy as np
+from vitpose_runtime.inputs import (IMAGE_SUFFIXES, VIDEO_SUFFIXES,
+                                    CameraFrames, InputError, camera_index,
+                                    is_image_path, list_inputs)
 
-#: File name suffixes (lower case) read as images.
-IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
-#: File name suffixes (lower case) read as videos.
-VIDEO_SUFFIXES = ('.mp4', '.avi', '.mov', '.mkv')
-
-
-class InputError(ValueError):
-    """A user input (file, folder, box, checkpoint) that cannot be used."""
-
-
-def is_image_path(path: Path) -> bool:
-    """Whether ``path`` has one of :data:`IMAGE_SUFFIXES`."""
-    return path.suffix.lower() in IMAGE_SUFFIXES
-
-
-def list_inputs(path: str) -> Tuple[str, List[Path]]:
-    """Classify an input path and list the files to process.
-
-    Args:
-        path (str): An image file, a video file or a folder of images.
-
-    Returns:
-        tuple: ``(kind, files)`` where kind is ``'image'``, ``'folder'`` or
-        ``'video'``; files holds the one image or video, or the folder's
-        images (by suffix, not recursive) sorted by file name.
-
-    Raises:
-        InputError: The path does not exist, has an unknown suffix, or is a
-            folder without images.
-    """
-    p = Path(path)
-    if p.is_dir():
-        images = sorted((f for f in p.iterdir()
-                         if f.is_file() and is_image_path(f)),
-                        key=lambda f: f.name)
-        if not images:
-            raise InputError(
-                f'folder {path} holds no images (looked for '
-                f'{", ".join(IMAGE_SUFFIXES)})')
-        return 'folder', images
-    if not p.exists():
-        raise InputError(f'input {path} does not exist')
-    if is_image_path(p):
-        return 'image', [p]
-    if p.suffix.lower() in VIDEO_SUFFIXES:
-        return 'video', [p]
-    raise InputError(
-        f'input {path} is neither an image ({", ".join(IMAGE_SUFFIXES)}), '
-        f'a video ({", ".join(VIDEO_SUFFIXES)}) nor a folder')
+__all__ = [
+    'IMAGE_SUFFIXES', 'VIDEO_SUFFIXES', 'CameraFrames', 'InputError',
+    'VideoFrames', 'camera_index', 'is_image_path', 'list_inputs',
+    'read_image', 'warn'
+]
 
 
 def read_image(path: Path) -> np.ndarray:
@@ -83,88 +46,60 @@ def read_image(path: Path) -> np.ndarray:
 
 
 class VideoFrames:
-    """The frames of a video file, read in order with OpenCV (mmcv).
+    """The frames of a video file, read in order
+    (:class:`vitpose_runtime.video.VideoReader`: PyAV where installed,
+    else OpenCV).
+
+    Each frame comes at its own size; a frame that cannot be decoded is
+    skipped and the frames after it are read on; a stream that ends
+    before its header's frame count, a frame size that changes and a
+    missing frame rate each get a one-line warning naming the frame.
 
     Attributes:
         fps (float): Frames per second from the file header (25 when the
-            header gives none).
-        num_frames (int): Frame count from the header; only a hint for the
-            progress bar, iteration stops at the last decodable frame.
-        size (tuple): (width, height) in pixels.
+            header gives none, with a warning).
+        num_frames (int): Frame count from the header (0: unknown); only a
+            hint for the progress bar, iteration stops at the stream's end.
+        size (tuple): (width, height) of the first frame, in pixels.
+        reader (VideoReader): Counts of the frames read and skipped
+            (``frames_read``, ``skipped``, ``ended_early``, ``summary()``).
 
     Raises:
         InputError: On construction, when the file cannot be opened as a
-            video or holds no frame.
+            video or no frame can be decoded.
     """
 
     def __init__(self, path: Path):
+        from vitpose_runtime.video import VideoReader
         self.path = Path(path)
+        if not self.path.is_file():
+            raise InputError(f'cannot open video {path}: no such file')
         try:
-            self._reader = mmcv.VideoReader(str(path))
-        except Exception as err:  # missing file, bad path
-            raise InputError(f'cannot open video {path}: {err}') from None
-        if not self._reader.opened or self._reader.frame_cnt <= 0:
-            raise InputError(f'{path} is not a readable video (no frames)')
-        self.fps = self._reader.fps or 25.0
-        self.num_frames = self._reader.frame_cnt
-        self.size = (self._reader.width, self._reader.height)
+            self.reader = VideoReader(self.path, warn=warn)
+        except ValueError as err:
+            raise InputError(str(err)) from None
+        self.fps = self.reader.fps
+        self.num_frames = self.reader.num_frames
+        self.size = self.reader.size
+
+    def numbered(self) -> Iterator[Tuple[int, np.ndarray]]:
+        """Yield ``(frame number, (H, W, 3) uint8 BGR frame)``; numbers
+        count skipped frames too."""
+        return iter(self.reader)
 
     def __iter__(self) -> Iterator[np.ndarray]:
         """Yield (H, W, 3) uint8 BGR frames."""
-        while True:
-            frame = self._reader.read()
-            if frame is None:
-                return
-            yield frame
+        return (frame for _, frame in self.reader)
+
+    def summary(self) -> str:
+        """'N of M frames read' (and the skipped or missing ones)."""
+        return self.reader.summary()
 
 
-def camera_index(text: str) -> Optional[int]:
-    """The camera index an ``--input`` names (``'webcam'`` is camera 0, a
-    bare number is that camera), or None for a path."""
-    if text == 'webcam':
-        return 0
-    return int(text) if text.isdigit() and not Path(text).exists() else None
+def warn(msg: str) -> None:
+    """A one-line warning through mmengine's logger (the ``warn`` of the
+    shared :mod:`vitpose_runtime` helpers)."""
+    import logging
 
-
-class CameraFrames:
-    """The frames of a camera (OpenCV ``VideoCapture(index)``), until it
-    stops delivering or the caller stops iterating.
-
-    Attributes:
-        name (str): ``'webcam'`` for camera 0, else ``'camera<index>'``: the
-            stem of the output files.
-        fps (float): The camera's frame rate (25 when it reports none).
-        num_frames (int): 0 (unknown).
-        size (tuple): (width, height) of the first frame, in pixels.
-
-    Raises:
-        InputError: On construction, when the camera cannot be opened or
-            delivers no frame.
-    """
-
-    def __init__(self, index: int):
-        import cv2
-        self.name = 'webcam' if index == 0 else f'camera{index}'
-        self._cap = cv2.VideoCapture(index)
-        ok, self._first = (self._cap.read() if self._cap.isOpened() else
-                           (False, None))
-        if not ok or self._first is None:
-            self._cap.release()
-            raise InputError(f'cannot open camera {index} (no such device, '
-                             'or it delivers no frames)')
-        self.fps = self._cap.get(cv2.CAP_PROP_FPS) or 25.0
-        self.num_frames = 0
-        self.size = (self._first.shape[1], self._first.shape[0])
-
-    def __iter__(self) -> Iterator[np.ndarray]:
-        """Yield (H, W, 3) uint8 BGR frames; releases the camera at the
-        end."""
-        try:
-            frame = self._first
-            while frame is not None:
-                yield frame
-                ok, frame = self._cap.read()
-                if not ok:
-                    frame = None
-        finally:
-            self._cap.release()
+    from mmengine.logging import print_log
+    print_log(msg, logger='current', level=logging.WARNING)

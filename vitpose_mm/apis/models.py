@@ -21,8 +21,8 @@ from mmengine.config import Config
 from mmengine.utils import get_installed_path, is_installed
 from torch import nn
 
-from ..checkpoint import (check_fits, check_same_tensors,
-                          load_state_dict_file)
+from ..checkpoint import check_same_tensors, load_state_dict_file
+from ..checkpoint.hf_folder import check_folder_fits
 from .inputs import InputError
 
 
@@ -75,7 +75,7 @@ def init_pose_model(config: Union[str, Config, None], checkpoint: str,
     default, put it on the fast inference path.
 
     The checkpoint may be in any layout that
-    :func:`vitpose_mm.checkpoint.check_fits` reads (ours, the original
+    :func:`vitpose_mm.checkpoint.fit_state_dict` reads (ours, the original
     ViTPose, mmpose's, Hugging Face's), or an ``.onnx`` file written by
     ``vitpose_mm.tools.export_onnx`` (run by onnxruntime on the CPU; its
     config is inside the file). Like :func:`mmpose.apis.init_model`, the
@@ -94,8 +94,12 @@ def init_pose_model(config: Union[str, Config, None], checkpoint: str,
         config (str | Config | None): Config file, or
             ``'<package>::<path>'``. May be None for an ``.onnx`` file;
             if given, its input size and keypoint count must be the file's.
-        checkpoint (str): Weights file (``.pth``, ``.safetensors``) or an
-            exported ``.onnx`` file.
+        checkpoint (str): Weights file (``.pth``, ``.safetensors``), an
+            exported ``.onnx`` file, or released weights by name (a
+            ``Name`` / ``Alias`` of ``model-index.yml``, or
+            ``vitpose://NAME``) or http(s) URL: downloaded once, checked,
+            converted and cached by :func:`vitpose_mm.hub.resolve_checkpoint`
+            (a name also gives the config when ``config`` is None).
         device (str): Torch device of the returned model (``.onnx``: cpu).
         allow_pickle (bool): Read checkpoints that hold Python objects
             besides tensors (e.g. mmengine training checkpoints); only for
@@ -109,7 +113,9 @@ def init_pose_model(config: Union[str, Config, None], checkpoint: str,
             ``.onnx`` file runs in the precision it was exported in.
 
     Raises:
-        InputError: Bad config, unreadable checkpoint, a checkpoint that
+        InputError: Bad config, unreadable checkpoint, an unknown weights
+            name or a failed download (:class:`vitpose_mm.hub.
+            WeightsError`'s line), a checkpoint that
             does not fit the config (the message names the first tensor
             that differs and both shapes), an unknown precision, half
             precision without ``fast``, or an ``.onnx`` file asked to run
@@ -121,6 +127,11 @@ def init_pose_model(config: Union[str, Config, None], checkpoint: str,
                          f'{list(PRECISIONS)}')
     if str(checkpoint).lower().endswith('.onnx'):
         return _init_onnx_pose_model(config, checkpoint, device, precision)
+    from vitpose_mm.hub import WeightsError, resolve_checkpoint
+    try:
+        config, checkpoint = resolve_checkpoint(config, checkpoint)
+    except WeightsError as err:
+        raise InputError(str(err)) from None
     if config is None:
         raise InputError(f'pose checkpoint {checkpoint}: a config is needed '
                          '(only .onnx files carry their own)')
@@ -160,11 +171,13 @@ def _init_eager_pose_model(config: Union[str, Config], checkpoint: str,
         model = init_model(cfg, None, device='cpu')
     state = _read_weights(checkpoint, allow_pickle)
     try:
-        state = check_fits(model, state)
+        check_folder_fits(checkpoint, model)
+        # converted and checked once, by the model's load pre-hook
+        # (vitpose_mm.models.load_hook: fit_state_dict)
+        model.load_state_dict(state, strict=True)
     except ValueError as err:
         raise InputError(f'pose checkpoint {checkpoint} (config {config}): '
                          f'{err}') from None
-    model.load_state_dict(state, strict=True)
     return model
 
 
@@ -222,8 +235,10 @@ def _init_onnx_pose_model(config: Union[str, Config, None], path: str,
 def select_dataset(model: nn.Module, name: Optional[str]) -> None:
     """Use dataset ``name``'s expert and head of a ViTPose+ model.
 
-    With ``name`` None, a ViTPose+ model keeps the dataset of its config's
-    ``test_cfg.dataset``; a plain ViTPose model needs none.
+    With ``name`` None, a ViTPose+ model keeps its selected dataset (its
+    config's ``test_cfg.dataset``, or its only one); a plain ViTPose model
+    needs none. Names are resolved by the model
+    (:meth:`~vitpose_mm.models.ViTPosePlusEstimator.dataset_position`).
 
     Raises:
         InputError: If ``name`` is given for a model without per-dataset
@@ -244,7 +259,7 @@ def select_dataset(model: nn.Module, name: Optional[str]) -> None:
                              'model with per-dataset experts')
         return
     if name is None:
-        name = model.test_cfg.get('dataset')
+        name = model.selected_dataset
     if name is None:
         raise InputError('the pose model is a ViTPose+ model: choose its '
                          f'dataset with --dataset (one of '
@@ -308,13 +323,34 @@ def detect_people(detector: nn.Module, img: np.ndarray, cat_id: int = 0,
         np.ndarray: (N, 5) float32 ``x1, y1, x2, y2, score``, image pixels,
         by decreasing score.
     """
+    return detect_people_and_rest(detector, img, cat_id, score_thr,
+                                  nms_thr, score_thr)[0]
+
+
+def detect_people_and_rest(detector: nn.Module, img: np.ndarray,
+                           cat_id: int = 0, score_thr: float = 0.3,
+                           nms_thr: float = 0.3, low_thr: float = 0.1):
+    """Person boxes of one image, and the boxes a tracker may still use.
+
+    Returns:
+        tuple: ``(people, rest)``: the (N, 5) boxes of
+        :func:`detect_people` and the (M, 5) other person boxes scoring >
+        ``low_thr`` (below ``score_thr``, or removed by the NMS): the
+        low-score boxes of ByteTrack's second association. float32
+        ``x1, y1, x2, y2, score``, image pixels, by decreasing score.
+    """
     from mmdet.apis import inference_detector
     from mmpose.evaluation.functional import nms
 
     pred = inference_detector(detector, img).pred_instances.cpu().numpy()
     boxes = np.concatenate([pred.bboxes, pred.scores[:, None]], axis=1)
-    boxes = boxes[(pred.labels == cat_id) & (pred.scores > score_thr)]
-    return boxes[nms(boxes, nms_thr)].astype(np.float32).reshape(-1, 5)
+    boxes = boxes[(pred.labels == cat_id) & (pred.scores > min(
+        low_thr, score_thr))].astype(np.float32).reshape(-1, 5)
+    high = np.flatnonzero(boxes[:, 4] > score_thr)
+    kept = high[nms(boxes[high], nms_thr)] if len(high) else high
+    rest = np.setdiff1d(np.arange(len(boxes)), kept)
+    rest = rest[np.argsort(-boxes[rest, 4], kind='stable')]
+    return boxes[kept].reshape(-1, 5), boxes[rest].reshape(-1, 5)
 
 
 def estimate_poses(model: nn.Module, img: np.ndarray, boxes: np.ndarray,

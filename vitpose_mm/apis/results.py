@@ -110,6 +110,12 @@ def render(visualizer, img: np.ndarray, sample=None,
         draw_heatmap (bool): Stack the summed heatmaps (``sample``'s
             ``pred_fields.heatmaps``) under the image.
 
+    A sample whose ``pred_instances`` hold ``track_ids`` (from
+    :meth:`vitpose_mm.apis.PoseTracker.to_sample`) gets each person's id
+    written at their box in the track's colour
+    (:func:`vitpose_runtime.draw.track_color`: one colour per id on every
+    frame), and with ``draw_bbox`` their box in that colour.
+
     Returns:
         np.ndarray: (H, W, 3) uint8 BGR image, the size of ``img``; (2H, W,
         3) with ``draw_heatmap``.
@@ -118,10 +124,17 @@ def render(visualizer, img: np.ndarray, sample=None,
         img = img.copy()
         return np.concatenate([img, np.zeros_like(img)]) if draw_heatmap \
             else img
+    from vitpose_runtime.draw import draw_track_ids
+
+    ids = sample.pred_instances.get('track_ids')
     visualizer.add_datasample(
         'pose', np.ascontiguousarray(img[..., ::-1]), data_sample=sample,
-        draw_gt=False, draw_bbox=draw_bbox, draw_heatmap=draw_heatmap,
-        show_kpt_idx=show_kpt_idx, skeleton_style=skeleton_style,
-        kpt_thr=kpt_thr)
-    return np.ascontiguousarray(visualizer.get_image()[..., ::-1])
+        draw_gt=False, draw_bbox=draw_bbox and ids is None,
+        draw_heatmap=draw_heatmap, show_kpt_idx=show_kpt_idx,
+        skeleton_style=skeleton_style, kpt_thr=kpt_thr)
+    out = np.ascontiguousarray(visualizer.get_image()[..., ::-1])
+    if ids is not None:  # boxes in the tracks' colours, and the ids
+        draw_track_ids(out, sample.pred_instances.bboxes, ids,
+                       draw_box=draw_bbox)
+    return out
 

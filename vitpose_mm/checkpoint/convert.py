@@ -1,4 +1,5 @@
-"""Layout detection, conversion through our layout, and the fit check.
+"""Layout detection and conversion through our layout (fitting to a model:
+:mod:`.fit`).
 
 Every conversion goes through our layout (``vitpose_mm``): source ->
 ours -> target. Our keys are those of a ``TopdownPoseEstimator`` with a
@@ -49,7 +50,6 @@ init are in :mod:`.moe`):
 from typing import Callable, Dict, Mapping, Optional, Sequence
 
 import torch
-from torch import nn
 
 from . import hf, mae, mmpose_mmpretrain, moe, original
 from .table import StateDict
@@ -184,112 +184,3 @@ def convert_state_dict(
     if to == 'original':
         return original.from_ours(ours, head_names)
     return ours if to == OURS else _LAYOUTS[to].from_ours(ours)
-
-
-def _shape(t: torch.Tensor) -> tuple:
-    return tuple(t.shape)
-
-
-def _check_moe_fit(own: StateDict, ours: StateDict) -> None:
-    """A plain checkpoint for a ViTPose+ model or the reverse: say what to
-    run rather than list mismatched fc2 shapes."""
-    model_moe, state_moe = moe.expert_config(own), moe.expert_config(ours)
-    if state_moe and not model_moe:
-        raise ValueError(
-            f'The checkpoint is ViTPose+ ({state_moe["num_expert"]} experts) '
-            'but the model is a plain ViTPose; split the checkpoint for one '
-            'dataset first (python -m vitpose_mm.tools.moe_checkpoint split)')
-    if model_moe and not state_moe:
-        raise ValueError(
-            'The model is ViTPose+ but the checkpoint is a plain ViTPose; '
-            'merge plain checkpoints (moe_checkpoint merge) or initialise '
-            'the experts from it (moe_checkpoint init-experts)')
-
-
-def check_fits(model: nn.Module,
-               state: StateDict,
-               src: Optional[str] = None) -> StateDict:
-    """Check that a checkpoint fits a model exactly; return it in our layout.
-
-    ``model`` is a pose estimator with our keys (``backbone.*`` and
-    ``head.*``, or ``heads.<dataset>.*`` for ViTPose+, whose dataset order
-    is read from the model) or a bare :class:`ViTPoseBackbone`. Only shapes
-    are read, so a model built on the ``meta`` device will do.
-
-    Args:
-        model (nn.Module): The model the weights are meant for.
-        state (dict[str, Tensor]): Weights in any readable layout.
-        src (str, optional): Layout of ``state``; detected when None.
-
-    Returns:
-        dict[str, Tensor]: ``state`` in our layout (without the
-        ``backbone.`` prefix for a bare backbone), ready for
-        ``model.load_state_dict(..., strict=True)``.
-
-    Raises:
-        ValueError: One line naming the problem: a backbone-only checkpoint
-            offered to a pose model, a ViTPose+ checkpoint for a plain
-            model or the reverse, a keypoint-count mismatch, the first
-            key whose shapes differ (with both shapes), or missing /
-            unexpected keys.
-    """
-    own = model.state_dict()
-    ours = convert_state_dict(
-        state, src=src, head_names=original.head_names_of(own) or None)
-    heads = ('head.', 'heads.')
-    bare = not any(k.startswith('backbone.') for k in own)
-    prefix = 'backbone.' if bare else ''
-    _check_moe_fit({prefix + k: v for k, v in own.items()}, ours)
-    if bare:
-        ours = {
-            k[len('backbone.'):]: v
-            for k, v in ours.items() if k.startswith('backbone.')
-        }
-    elif (any(k.startswith(heads) for k in own)
-          and not any(k.startswith(heads) for k in ours)):
-        raise ValueError(
-            'The checkpoint has no head weights: it is a backbone-only '
-            'checkpoint (e.g. MAE pre-training), meant for the backbone\'s '
-            "init_cfg=dict(type='Pretrained', checkpoint=...) before "
-            'training, not for a whole pose model')
-    for key, value in own.items():
-        if (key.startswith(heads) and key.endswith('final_layer.weight')
-                and key in ours and ours[key].shape[0] != value.shape[0]):
-            head = getattr(model, 'head', None)
-            if hasattr(head, 'tag_dim'):  # bottom-up AE: K heatmaps + K*L tags
-                raise ValueError(
-                    f'The checkpoint does not fit the model: {key} is '
-                    f'{_shape(ours[key])} in the checkpoint but '
-                    f'{_shape(value)} in the model, whose head predicts '
-                    f'{head.num_keypoints} keypoints with tag_dim='
-                    f'{head.tag_dim}; the checkpoint has another keypoint '
-                    'count or tag dimension')
-            raise ValueError(
-                f'The checkpoint predicts {ours[key].shape[0]} keypoints but '
-                f'the model {value.shape[0]} ({key}); it was trained on '
-                'another dataset')
-    check_same_tensors(own, ours)
-    return ours
-
-
-def check_same_tensors(own: StateDict, state: StateDict) -> None:
-    """Check that ``state`` has exactly the tensor names and shapes of a
-    model's ``own`` state dict (any model, no layout conversion).
-
-    Raises:
-        ValueError: Naming the first key whose shapes differ (with both
-            shapes), or the missing / unexpected keys.
-    """
-    for key, value in own.items():
-        if key in state and _shape(state[key]) != _shape(value):
-            raise ValueError(
-                f'The checkpoint does not fit the model: {key} is '
-                f'{_shape(state[key])} in the checkpoint but '
-                f'{_shape(value)} in the model')
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    if missing or unexpected:
-        raise ValueError('The checkpoint does not fit the model: '
-                         f'{len(missing)} missing keys {missing[:3]}, '
-                         f'{len(unexpected)} unexpected keys '
-                         f'{unexpected[:3]}')

@@ -20,6 +20,14 @@ field               what we accept
 
 A refused field raises ``ValueError`` naming it, its value and what would
 work.
+
+Where the pose config's model is known (``init_model``, the inferencer,
+``load_from``, a backbone's ``init_cfg``, ``convert_checkpoint --config``),
+:func:`check_config_fits` also compares ``config.json`` with it field by
+field where both speak: a folder whose ``config.json`` honestly says 6
+heads or ``hidden_act='relu'`` loads into a 12-head GELU model with
+weights of the same shapes and a wrong result (heatmaps off by up to
+1.09), so any difference is refused, naming the field and both values.
 """
 import json
 import os
@@ -95,6 +103,172 @@ def check_num_experts(config: Dict[str, Any], state: StateDict,
             f'{model_experts} expert(s)')
 
 
+#: The key of the ``_metadata`` entry that carries a folder's config.json
+#: from :func:`.mmengine_loader.load_local_hf` to the load hook.
+METADATA_KEY = 'vitpose_mm_hf_config'
+
+
+def _pair(value) -> Tuple[int, int]:
+    if isinstance(value, (list, tuple)):
+        return tuple(int(v) for v in value)  # type: ignore[return-value]
+    return (int(value), int(value))
+
+
+def _activation(backbone) -> Optional[str]:
+    """transformers' ``hidden_act`` name of the backbone's FFN activation."""
+    from torch import nn
+    act = getattr(getattr(backbone.blocks[0], 'mlp', None), 'act', None)
+    if isinstance(act, nn.GELU):
+        return 'gelu' if act.approximate == 'none' else 'gelu_pytorch_tanh'
+    return None if act is None else type(act).__name__
+
+
+def _is_vitpose_backbone(module) -> bool:
+    """A ViTPose backbone, known by the attributes :func:`model_fields`
+    reads (this package does not import the models)."""
+    return all(hasattr(module, name) for name in
+               ('depth', 'embed_dim', 'num_heads', 'mlp_ratio', 'img_size',
+                'patch_embed', 'blocks'))
+
+
+def model_fields(model) -> Dict[str, Tuple[str, Any]]:
+    """What a pose model (or a bare ViTPose backbone) says about the fields
+    of a ``VitPoseConfig``: ``{hf field: (our name, value)}``.
+
+    Backbone fields come from the backbone's attributes; ``num_labels``,
+    ``use_simple_decoder`` and ``scale_factor`` from a one-head model's
+    head and neck (a model with per-dataset heads gives none of them).
+    """
+    backbone = model if _is_vitpose_backbone(model) else getattr(
+        model, 'backbone', None)
+    if not _is_vitpose_backbone(backbone):
+        return {}
+    qkv = getattr(backbone.blocks[0].attn, 'qkv', None)
+    fields = dict(
+        num_hidden_layers=('depth', backbone.depth),
+        hidden_size=('embed_dim', backbone.embed_dim),
+        num_attention_heads=('num_heads', backbone.num_heads),
+        mlp_ratio=('mlp_ratio', float(backbone.mlp_ratio)),
+        image_size=('img_size', tuple(backbone.img_size)),
+        patch_size=('patch_size',
+                    tuple(backbone.patch_embed.proj.kernel_size)),
+        num_experts=('num_expert', int(getattr(backbone, 'num_expert', 1))),
+    )
+    act = _activation(backbone)
+    if act is not None:
+        fields['hidden_act'] = ('activation', act)
+    if qkv is not None:
+        fields['qkv_bias'] = ('qkv_bias', qkv.bias is not None)
+    if fields['num_experts'][1] > 1:
+        fields['part_features'] = ('part_features', backbone.part_features)
+    head = getattr(model, 'head', None)
+    if head is not None and hasattr(head, 'out_channels'):
+        from torch import nn
+        simple = isinstance(getattr(head, 'deconv_layers', None),
+                            nn.Identity)
+        fields['num_labels'] = ('keypoints', int(head.out_channels))
+        fields['use_simple_decoder'] = (
+            'decoder', 'simple' if simple else 'classic')
+        neck = getattr(model, 'neck', None)
+        if simple and hasattr(neck, 'scale_factor'):
+            fields['scale_factor'] = ('neck.scale_factor',
+                                      float(neck.scale_factor))
+    return fields
+
+
+def config_fields(config: Dict[str, Any]) -> Dict[str, Any]:
+    """The fields of a ``config.json`` that :func:`model_fields` speaks
+    of, normalised the same way; a field absent from the file is left
+    out (nothing is assumed)."""
+    bb = backbone_config(config)
+    out: Dict[str, Any] = {}
+    for key in ('num_hidden_layers', 'hidden_size', 'num_attention_heads',
+                'num_experts', 'part_features'):
+        if bb.get(key) is not None:
+            out[key] = int(bb[key])
+    if bb.get('mlp_ratio') is not None:
+        out['mlp_ratio'] = float(bb['mlp_ratio'])
+    for key in ('image_size', 'patch_size'):
+        if bb.get(key) is not None:
+            out[key] = _pair(bb[key])
+    if bb.get('hidden_act') is not None:
+        out['hidden_act'] = str(bb['hidden_act'])
+    if bb.get('qkv_bias') is not None:
+        out['qkv_bias'] = bool(bb['qkv_bias'])
+    if 'backbone_config' in config:  # a VitPoseConfig: the head's fields
+        if config.get('num_labels') is not None:
+            out['num_labels'] = int(config['num_labels'])
+        elif isinstance(config.get('id2label'), dict):
+            out['num_labels'] = len(config['id2label'])
+        if config.get('use_simple_decoder') is not None:
+            out['use_simple_decoder'] = ('simple'
+                                         if config['use_simple_decoder']
+                                         else 'classic')
+        if config.get('scale_factor') is not None:
+            out['scale_factor'] = float(config['scale_factor'])
+    return out
+
+
+def check_config_fits(config: Dict[str, Any], model,
+                      source: str = 'config.json') -> None:
+    """Refuse a ``config.json`` that disagrees with the model it is
+    loaded into (module docstring).
+
+    Args:
+        config (dict): The folder's ``config.json``.
+        model (nn.Module): The pose model (or bare ViTPose backbone) of the
+            pose config; only attributes are read (``meta`` device is fine).
+        source (str): Named in the message.
+
+    Raises:
+        ValueError: One line: ``<source>: <field>=<value> but the pose
+            config's model has <our name>=<value>``, for the first field
+            (in :func:`model_fields` order) that differs.
+    """
+    theirs = config_fields(config)
+    for field, (name, ours) in model_fields(model).items():
+        if field not in theirs:
+            continue
+        value = theirs[field]
+        same = (abs(value - ours) < 1e-9 if isinstance(ours, float)
+                else value == ours)
+        if not same:
+            raise ValueError(
+                f'{source}: {field}={value!r} but the pose config\'s model '
+                f'has {name}={ours!r}; the folder is another model than '
+                'the config describes')
+
+
+def check_folder_fits(path: str, model) -> None:
+    """:func:`check_config_fits` for ``path`` when it is a
+    ``save_pretrained`` folder (its ``config.json``); nothing otherwise.
+
+    Raises:
+        ValueError: As :func:`check_config_fits`.
+    """
+    if is_hf_folder(str(path)):
+        check_config_fits(read_hf_config(str(path)), model,
+                          source=os.path.join(str(path), 'config.json'))
+
+
+def read_hf_config(folder: str) -> Dict[str, Any]:
+    """``config.json`` of a ``save_pretrained`` folder, as a dict.
+
+    Raises:
+        FileNotFoundError: No ``config.json``.
+        ValueError: Not valid JSON.
+    """
+    path = os.path.join(folder, 'config.json')
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'{folder} is not a save_pretrained folder: '
+                                'no config.json')
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except ValueError as err:
+        raise ValueError(f'{path} is not valid JSON: {err}') from None
+
+
 def _read_weights(folder: str) -> StateDict:
     from safetensors.torch import load_file
     index = os.path.join(folder, SHARD_INDEX)
@@ -131,14 +305,7 @@ def read_hf_folder(folder: str) -> Tuple[StateDict, Dict[str, Any]]:
             ``config.json``.
     """
     path = os.path.join(folder, 'config.json')
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f'{folder} is not a save_pretrained folder: '
-                                'no config.json')
-    try:
-        with open(path) as f:
-            config = json.load(f)
-    except ValueError as err:
-        raise ValueError(f'{path} is not valid JSON: {err}') from None
+    config = read_hf_config(folder)
     check_hf_config(config, source=path)
     state = _read_weights(folder)
     check_num_experts(config, state, source=path)

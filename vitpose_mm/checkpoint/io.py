@@ -137,7 +137,13 @@ def save_state_dict_file(state: StateDict,
                          path: str,
                          meta: Optional[Dict[str, Any]] = None,
                          wrap: bool = True) -> None:
-    """Write a state dict; the parent folder is created.
+    """Write a state dict atomically; the parent folder is created.
+
+    The file is written to a temporary file in the same folder, flushed
+    and renamed over ``path``
+    (:func:`vitpose_mm.engine.atomic_files.atomic_output`): a failed write
+    (a full disk) leaves an existing ``path`` as it was and no temporary
+    file.
 
     Args:
         state (dict[str, Tensor]): Tensors to write (made contiguous).
@@ -148,19 +154,46 @@ def save_state_dict_file(state: StateDict,
         wrap (bool): For ``torch.save``: write ``{'state_dict': state,
             'meta': meta}`` (mmengine style) if True, else the bare state
             dict (transformers' ``pytorch_model.bin`` style).
+
+    Raises:
+        vitpose_mm.engine.atomic_files.WriteError: One line, when the file
+            cannot be written (folder, permissions, full disk).
     """
+    from vitpose_mm.engine.atomic_files import WriteError, atomic_output
     folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as err:
+        raise WriteError(f'cannot write {path}: cannot create its folder '
+                         f'({err.strerror})') from None
     state = {k: v.detach().contiguous() for k, v in state.items()}
-    if str(path).endswith('.safetensors'):
-        from safetensors.torch import save_file
-        metadata = {'format': 'pt'}
-        metadata.update({str(k): str(v) for k, v in (meta or {}).items()})
+    with atomic_output(path) as tmp:
+        if str(path).endswith('.safetensors'):
+            _save_safetensors(state, tmp, meta)
+        else:
+            # through a Python file object, so that a failed write is the
+            # OSError (ENOSPC ...) and not torch's "unexpected pos"
+            with open(tmp, 'wb') as f:
+                torch.save({'state_dict': state, 'meta': dict(meta or {})}
+                           if wrap else state, f)
+
+
+def _save_safetensors(state: StateDict, path: str,
+                      meta: Optional[Dict[str, Any]]) -> None:
+    """``safetensors.torch.save_file`` with its I/O errors as OSError."""
+    import re
+
+    from safetensors.torch import save_file
+    metadata = {'format': 'pt'}
+    metadata.update({str(k): str(v) for k, v in (meta or {}).items()})
+    try:
         save_file(state, path, metadata=metadata)
-    elif wrap:
-        torch.save({'state_dict': state, 'meta': dict(meta or {})}, path)
-    else:
-        torch.save(state, path)
+    except Exception as err:  # SafetensorError is no OSError
+        code = re.search(r'os error (\d+)', str(err))
+        if code is None:
+            raise
+        raise OSError(int(code.group(1)),
+                      os.strerror(int(code.group(1)))) from None
 
 
 def checkpoint_problem(path: str) -> Optional[str]:

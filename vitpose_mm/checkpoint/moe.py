@@ -64,18 +64,14 @@ Special cases:
 """
 import re
 import warnings
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
+from .experts import (RELEASED_DATASETS, Dataset, fold_expert,
+                      resolve_dataset, unfold_expert)
 from .original import head_names_of
 from .table import StateDict
-
-#: Datasets of the released ViTPose+ checkpoints, in expert order (the
-#: names of our ViTPose+ configs).
-RELEASED_DATASETS = ('coco', 'aic', 'mpii', 'ap10k', 'apt36k', 'wholebody')
-
-Dataset = Union[int, str]
 
 _FC2 = re.compile(r'backbone\.blocks\.(\d+)\.mlp\.fc2\.(weight|bias)\Z')
 _EXPERT = re.compile(
@@ -193,35 +189,13 @@ def dataset_order(
     return None
 
 
-def _lookup(dataset: Dataset,
-            order: Optional[List[str]],
-            count: int,
-            what: str = 'dataset') -> int:
-    """Index of ``dataset`` (a name in ``order`` or an index < count)."""
-    if isinstance(dataset, bool) or not isinstance(dataset, (int, str)):
-        raise ValueError(f'{what} must be a name or an index, got '
-                         f'{dataset!r}')
-    if isinstance(dataset, int):
-        if not 0 <= dataset < count:
-            listed = f' {order}' if order else ''
-            raise ValueError(f'{what} index {dataset} out of range [0, '
-                             f'{count}) for the {count} datasets{listed}')
-        return dataset
-    if order is None:
-        raise ValueError(
-            f'Cannot find {what} {dataset!r} by name: the checkpoint has no '
-            f'heads naming its {count} experts; pass names (CLI: '
-            '--datasets) or an index')
-    if dataset not in order:
-        raise ValueError(f'Unknown {what} {dataset!r}; choose from {order}')
-    return order.index(dataset)
-
-
-def resolve_dataset(
-        state: StateDict,
-        dataset: Dataset,
-        names: Optional[Sequence[str]] = None) -> Tuple[int, Optional[str]]:
-    """``(expert index, name or None)`` of a dataset given by name or index.
+def expert_of(state: StateDict,
+              dataset: Dataset,
+              names: Optional[Sequence[str]] = None
+              ) -> Tuple[int, Optional[str]]:
+    """``(expert index, name or None)`` of a dataset of a checkpoint, given
+    by name or index (:func:`~.experts.resolve_dataset` on the order of
+    :func:`dataset_order`).
 
     Raises:
         ValueError: If the index is out of range, the name is unknown, or a
@@ -230,7 +204,12 @@ def resolve_dataset(
     order = dataset_order(state, names)
     config = expert_config(state)
     count = config['num_expert'] if config else len(order or ())
-    index = _lookup(dataset, order, count)
+    if order is None and isinstance(dataset, str):
+        raise ValueError(
+            f'Cannot find dataset {dataset!r} by name: the checkpoint has no '
+            f'heads naming its {count} experts; pass names (CLI: '
+            '--datasets) or an index')
+    index = resolve_dataset(dataset, order, count)
     return index, order[index] if order else None
 
 
@@ -244,13 +223,13 @@ def select_head(state: StateDict,
 
     Raises:
         ValueError: If there are no ``heads.*``, or as
-            :func:`resolve_dataset`, or the dataset has no head.
+            :func:`expert_of`, or the dataset has no head.
     """
     heads = head_names_of(state)
     if not heads:
         raise ValueError('The checkpoint has no per-dataset heads '
                          '(heads.<dataset>.*) to choose from')
-    _, name = resolve_dataset(state, dataset, names)
+    _, name = expert_of(state, dataset, names)
     if name not in heads:
         raise ValueError(f'The checkpoint has no head for dataset {name!r} '
                          f'(heads: {heads})')
@@ -283,12 +262,12 @@ def split_experts(state: StateDict,
 
     Raises:
         ValueError: If ``state`` has no experts, or as
-            :func:`select_head` / :func:`resolve_dataset`.
+            :func:`select_head` / :func:`expert_of`.
     """
     if expert_config(state) is None:
         raise ValueError('Not a ViTPose+ checkpoint: no backbone.blocks.N.'
                          'mlp.experts.E keys (already a plain ViTPose?)')
-    index, _ = resolve_dataset(state, dataset, names)
+    index, _ = expert_of(state, dataset, names)
     if head_names_of(state):
         state = select_head(state, index, names)
     out = {}
@@ -297,8 +276,7 @@ def split_experts(state: StateDict,
             continue
         m = _FC2.match(key)
         if m:
-            expert = state[_expert_key(m[1], index, m[2])]
-            value = torch.cat([value, expert], dim=0)
+            value = fold_expert(value, state[_expert_key(m[1], index, m[2])])
         out[key] = value
     return out
 
@@ -319,7 +297,7 @@ def _without_stray_experts(state: StateDict) -> StateDict:
 def _shared_region(key: str, value: torch.Tensor,
                    part_features: int) -> torch.Tensor:
     """The rows of a tensor that the datasets share."""
-    return value[:value.shape[0] - part_features] if _FC2.match(key) \
+    return unfold_expert(value, part_features)[0] if _FC2.match(key) \
         else value
 
 
@@ -386,7 +364,7 @@ def merge_experts(states: Sequence[StateDict],
             raise ValueError(f'Input {name!r} is already a ViTPose+ '
                              'checkpoint (experts or heads.*); merge plain '
                              'ViTPose checkpoints')
-    ref_index = _lookup(shared_from, names, len(names), 'shared_from')
+    ref_index = resolve_dataset(shared_from, names, what='shared_from')
     ref, ref_name = states[ref_index], names[ref_index]
     shared_keys = [k for k in ref if not k.startswith('head.')]
     fc2_keys = [k for k in shared_keys if _FC2.match(k)]
@@ -444,11 +422,11 @@ def merge_experts(states: Sequence[StateDict],
         if not m:
             out[key] = value
             continue
-        rows = value.shape[0] - part_features
         # clone: slices would share storage, which safetensors refuses
-        out[key] = value[:rows].clone()
+        out[key] = unfold_expert(value, part_features)[0].clone()
         for e, state in enumerate(states):
-            out[_expert_key(m[1], e, m[2])] = state[key][rows:].clone()
+            out[_expert_key(m[1], e, m[2])] = unfold_expert(
+                state[key], part_features)[1].clone()
     for name, state in zip(names, states):
         for key, value in state.items():
             if key.startswith('head.'):
@@ -502,10 +480,10 @@ def init_experts(state: StateDict, num_expert: int,
         if part_features > value.shape[0]:
             raise ValueError(f'part_features={part_features} does not fit '
                              f'{key} with {value.shape[0]} rows')
-        rows = value.shape[0] - part_features
-        out[key] = value[:rows].clone()
+        shared, expert = unfold_expert(value, part_features)
+        out[key] = shared.clone()
         for e in range(num_expert):
-            out[_expert_key(m[1], e, m[2])] = value[rows:].clone()
+            out[_expert_key(m[1], e, m[2])] = expert.clone()
     if not any(_FC2.match(k) for k in out):
         raise ValueError('No backbone.blocks.N.mlp.fc2 weights: not a ViT '
                          'backbone in our layout (convert it first)')

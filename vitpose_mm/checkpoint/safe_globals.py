@@ -41,11 +41,14 @@ else, so a file cannot reach arbitrary attributes (e.g.
 ``getattr(numpy.ndarray, 'tofile')``). Every other global, e.g. an
 ``os.system`` payload, is still refused by torch.
 
-:func:`allow_mmengine_checkpoints` is called when ``vitpose_mm`` is imported;
-stock clients (``mmpose.apis.init_model``, ``MMPoseInferencer``, mmpose's
+:func:`allow_mmengine_checkpoints` is called where we load, not at import:
+by :func:`.io.load_state_dict_file` (our tools and APIs) and when one of our
+backbones is built (:func:`vitpose_mm.models.load_hook.prepare_loading`).
+Stock clients (``mmpose.apis.init_model``, ``MMPoseInferencer``, mmpose's
 ``tools/test.py``, ``load_from`` and ``resume`` of mmengine's ``Runner``)
-import the plugin through the config's ``custom_imports`` before they read a
-checkpoint, so they all load such files with ``weights_only=True``.
+build the model before they read its checkpoint, so they all load such
+files with ``weights_only=True``; a process that never builds our models
+keeps torch's own allow-list.
 """
 import pickle
 from typing import Callable, List, Tuple, Union

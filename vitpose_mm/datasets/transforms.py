@@ -14,9 +14,9 @@ class ViTPoseSetDatasetIndex(BaseTransform):
     ('dataset_index',))`` keeps it in the data sample's metainfo,
     :class:`~vitpose_mm.models.ViTPosePlusEstimator` reads it, passes the
     (B,) tensor to the backbone, whose MoE FFNs pick expert
-    ``dataset_index`` (0 COCO, 1 AIC, 2 MPII, 3 AP-10K, 4 APT-36K,
-    5 COCO-WholeBody in the released checkpoints), and sends the sample to
-    head ``dataset_index``. The original passes it as ``dataset_idx`` of
+    ``dataset_index`` (in the released checkpoints, the position in
+    :data:`~vitpose_mm.checkpoint.experts.RELEASED_DATASETS`), and sends
+    the sample to head ``dataset_index``. The original passes it as ``dataset_idx`` of
     each dataset's ``data_cfg``.
 
     The dataset's own ``dataset_name`` (from its metainfo, e.g.

@@ -14,7 +14,7 @@ imported only by the functions that need them
 (``requirements/export.txt``).
 """
 from .conv import EagerConv, FastConv, fold_batch_norms
-from .heatmap_net import HeatmapNet, dense_ffn
+from .heatmap_net import HeatmapNet
 from .kernels import (BACKENDS, PRECISIONS, onednn_preferred,
                       onednn_supports, precision_dtype, resolve_backend)
 from .linear import FastLinear
@@ -26,8 +26,7 @@ from .optimize import optimize_for_inference
 __all__ = [
     'BACKENDS', 'EagerConv', 'FastConv', 'FastLinear', 'FastMoEMlp',
     'HeatmapNet', 'OnnxHeatmaps', 'OnnxPoseModel', 'PRECISIONS',
-    'dense_ffn', 'export_onnx', 'fold_batch_norms', 'onednn_preferred',
-    'onednn_supports',
+    'export_onnx', 'fold_batch_norms', 'onednn_preferred', 'onednn_supports',
     'optimize_for_inference', 'precision_dtype', 'resolve_backend',
     'verify_onnx'
 ]

@@ -5,42 +5,24 @@ benchmarks time: ``(B, 3, H, W)`` normalised crops to ``(B, K, h, w)``
 heatmaps, through the backbone, the neck (if any) and one head. For a
 ViTPose+ estimator the dataset is fixed when the net is built: its expert
 is folded into every FFN (``[fc2; expert]`` stacked into one dense
-``fc2``) and its head is taken, so the net is a plain ViTPose with no
-data-dependent routing.
+``fc2`` by :meth:`~vitpose_mm.models.layers.MoEMlp.dense_mlp`) and its
+head is taken, so the net is a plain ViTPose with no data-dependent
+routing.
 """
 import copy
 from typing import Optional, Union
 
-import torch
 from torch import Tensor, nn
 
+from vitpose_mm.checkpoint.experts import resolve_dataset
 from vitpose_mm.models.backbones import ViTPoseBackbone
-from vitpose_mm.models.layers import Mlp, MoEMlp
-
-
-def dense_ffn(moe: MoEMlp, expert: int) -> Mlp:
-    """The dense FFN equal to ``moe`` for samples of dataset ``expert``.
-
-    Raises:
-        ValueError: If ``expert`` is not in [0, num_expert).
-    """
-    if not 0 <= expert < moe.num_expert:
-        raise ValueError(f'expert {expert} out of range [0, '
-                         f'{moe.num_expert})')
-    part = moe.experts[expert]
-    mlp = Mlp(moe.fc1.in_features, moe.fc1.out_features).to(
-        moe.fc1.weight.device)
-    mlp.act = moe.act
-    with torch.no_grad():
-        mlp.fc1.load_state_dict(moe.fc1.state_dict())
-        mlp.fc2.weight.copy_(torch.cat([moe.fc2.weight, part.weight]))
-        mlp.fc2.bias.copy_(torch.cat([moe.fc2.bias, part.bias]))
-    return mlp
+from vitpose_mm.models.layers import MoEMlp
 
 
 def _dataset_position(model: nn.Module,
                       dataset: Optional[Union[str, int]]) -> int:
-    """Index of ``dataset`` (name or index) in a ViTPose+ estimator."""
+    """Index of ``dataset`` (name or index; default: the selected one) in a
+    ViTPose+ estimator."""
     names = list(model.dataset_names)
     if dataset is None:
         dataset = model.selected_dataset
@@ -48,15 +30,7 @@ def _dataset_position(model: nn.Module,
             raise ValueError(
                 f'This ViTPose+ model has datasets {names}; pass dataset= '
                 'one of them (e.g. --dataset coco)')
-    if isinstance(dataset, str):
-        if dataset not in names:
-            raise ValueError(f'Unknown dataset {dataset!r}; this model has '
-                             f'{names}')
-        return names.index(dataset)
-    if not 0 <= int(dataset) < len(names):
-        raise ValueError(f'dataset index {dataset} out of range for '
-                         f'{names}')
-    return int(dataset)
+    return resolve_dataset(dataset, names, holder='this model')
 
 
 class HeatmapNet(nn.Module):
@@ -110,7 +84,7 @@ class HeatmapNet(nn.Module):
         folded = copy.deepcopy(backbone)
         for blk in folded.blocks:
             if isinstance(blk.mlp, MoEMlp):
-                blk.mlp = dense_ffn(blk.mlp, index)
+                blk.mlp = blk.mlp.dense_mlp(index)
         return folded
 
     def forward(self, x: Tensor) -> Tensor:

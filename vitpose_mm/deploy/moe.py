@@ -2,16 +2,20 @@
 
 :class:`~vitpose_mm.models.layers.MoEMlp` computes, for a sample of
 dataset ``e``, ``cat([fc2(h), experts[e](h)])`` with ``h = GELU(fc1(x))``,
-which is one linear layer with the stacked weight ``[fc2; experts[e]]``.
-Here that stacked layer is built (and packed) the first time expert ``e``
-is used, so a model serving one dataset holds one extra copy of fc2 per
-block, not one per expert.
+which is one linear layer with the stacked weight ``[fc2; experts[e]]``
+(:meth:`MoEMlp.dense_fc2`, rows by
+:func:`~vitpose_mm.checkpoint.experts.fold_expert`). Here that stacked
+layer is built (and packed) the first time expert ``e`` is used, so a
+model serving one dataset holds one extra copy of fc2 per block, not one
+per expert. The fc2 and expert tensors are kept, not the ``MoEMlp``
+itself, so that its fc1 can be freed once packed.
 """
 from typing import Callable, Dict, Optional
 
 import torch
 from torch import Tensor, nn
 
+from vitpose_mm.checkpoint.experts import fold_expert
 from vitpose_mm.models.layers import MoEMlp
 
 #: ``make_linear(linear, gelu) -> module`` (e.g. a :class:`FastLinear`).
@@ -51,11 +55,13 @@ class FastMoEMlp(nn.Module):
         """The fast layer computing ``cat([fc2(h), experts[expert](h)])``."""
         if expert not in self._stacked:
             (w2, b2), (we, be) = self._fc2, self._experts[expert]
-            linear = nn.Linear(w2.shape[1], w2.shape[0] + we.shape[0],
-                               device=w2.device)
+            # The rows of MoEMlp.dense_fc2, from the tensors kept here.
+            weight, bias = fold_expert(w2, we), fold_expert(b2, be)
+            linear = nn.Linear(weight.shape[1], weight.shape[0],
+                               device=weight.device)
             with torch.no_grad():
-                linear.weight.copy_(torch.cat([w2, we]))
-                linear.bias.copy_(torch.cat([b2, be]))
+                linear.weight.copy_(weight)
+                linear.bias.copy_(bias)
             self._stacked[expert] = self.make_linear(linear, False)
         return self._stacked[expert]
 

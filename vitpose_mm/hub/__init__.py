@@ -4,7 +4,7 @@
   metafiles, with ``Weights`` URLs), as mim and mmengine read them.
 - :mod:`.download`: :func:`fetch_weights`, the cache (``$VITPOSE_MM_HOME``,
   default ``<torch hub dir>/vitpose_mm``), mirrors, hash checks.
-- :mod:`.mmengine_scheme`: ``vitpose-mm://NAME`` in mmengine's
+- :mod:`.mmengine_scheme`: ``vitpose://NAME`` in mmengine's
   ``load_checkpoint`` (so ``load_from``, ``init_model``,
   ``MMPoseInferencer(pose2d_weights=...)`` take it too).
 
@@ -36,7 +36,7 @@ def looks_like_name(text: str) -> bool:
 
 
 def config_of(checkpoint: str) -> Optional[str]:
-    """The config of model name ``checkpoint`` (or ``vitpose-mm://`` name),
+    """The config of model name ``checkpoint`` (or ``vitpose://`` name),
     None for files and URLs.
 
     Raises:
@@ -58,7 +58,7 @@ def config_of(checkpoint: str) -> Optional[str]:
 
 def resolve_checkpoint(config, checkpoint: str) -> Tuple[object, str]:
     """``(config, local checkpoint path)`` for a checkpoint given as a file,
-    a URL, a model name or ``vitpose-mm://NAME``.
+    a URL, a model name or ``vitpose://NAME``.
 
     A file is returned as it is. A URL or a name's ``Weights`` is fetched
     into the cache in our layout (:func:`fetch_weights`). A name also gives

@@ -15,8 +15,8 @@
    convert_state_dict`; a ViTPose+ file served to a plain config keeps one
    dataset's expert and head: :func:`vitpose_mm.checkpoint.split_experts`),
    written as a ``torch.save`` file (``state_dict`` + ``meta``: the URL,
-   the download's sha256, the source layout) to another temporary file,
-   and renamed over the cached path (atomic). The download is deleted.
+   the download's sha256, the source layout) through a temporary file
+   renamed over the cached path (atomic). The download is deleted.
 
 So the cache only ever holds complete, converted files: a failure at any
 step leaves no file at the cached path and removes the temporary ones; two
@@ -47,7 +47,6 @@ from typing import Optional
 
 from mmengine.logging import print_log
 
-from ..engine.atomic_files import replace_durably
 from .zoo import WeightsError, hash_in_name
 
 try:
@@ -171,10 +170,13 @@ def _download(url: str, source: str, dst, expected: Optional[str]) -> str:
     return digest
 
 
-def _convert(raw: str, dst: str, url: str, digest: str,
+def _convert(raw: str, final: Path, url: str, digest: str,
              dataset: Optional[str]) -> None:
-    """Read the download (no unpickling), convert it to our layout and
-    write it to ``dst``."""
+    """Read the download (no unpickling), convert it to our layout with
+    :func:`vitpose_mm.checkpoint.convert_state_dict` (a ViTPose+ file with
+    ``dataset``: that dataset's expert and head,
+    :func:`vitpose_mm.checkpoint.split_experts`) and write it to ``final``
+    atomically (:func:`vitpose_mm.checkpoint.save_state_dict_file`)."""
     from vitpose_mm.checkpoint import (convert_state_dict, detect_layout,
                                        load_state_dict_file,
                                        save_state_dict_file, split_experts)
@@ -189,7 +191,7 @@ def _convert(raw: str, dst: str, url: str, digest: str,
         raise WeightsError(f'{url} is not a usable ViTPose checkpoint: '
                            f'{msg}; nothing was cached') from None
     save_state_dict_file(
-        ours, dst,
+        ours, str(final),
         meta=dict(source=url, sha256=digest, layout=layout,
                   dataset=dataset or ''))
 
@@ -233,7 +235,7 @@ def fetch_weights(url: str,
         try:
             if final.is_file():
                 return final
-            raw = converted = None
+            raw = None
             try:
                 # The source's suffix: the reader tells safetensors by it.
                 suffix = Path(urllib.parse.urlsplit(url).path).suffix
@@ -244,16 +246,9 @@ def fetch_weights(url: str,
                           logger='current')
                 with os.fdopen(fd, 'wb') as f:
                     digest = _download(url, mirrored(url), f, expected)
-                fd, converted = tempfile.mkstemp(prefix=f'.{final.name}.',
-                                                 suffix='.tmp',
-                                                 dir=final.parent)
-                os.close(fd)
-                _convert(raw, converted, url, digest, dataset)
-                replace_durably(converted, final)
-                converted = None
+                _convert(raw, final, url, digest, dataset)
             finally:
                 _remove(raw)
-                _remove(converted)
         finally:
             # Waiters hold the same (now unlinked) inode and find the file.
             _remove(str(lock))

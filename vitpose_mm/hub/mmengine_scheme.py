@@ -1,14 +1,20 @@
-"""``vitpose-mm://NAME`` in mmengine's ``load_checkpoint``.
+"""``vitpose://NAME`` in mmengine's ``load_checkpoint``.
 
 mmengine picks a checkpoint loader by matching the path against registered
 prefixes (``re.match``). :func:`register_loaders` adds one, our own
 explicit scheme and nothing else (no plain URL, no local path: loading
 anything else in the process is unchanged), routed through
 :func:`~.download.fetch_weights` (one download, hash check, one conversion,
-cached; offline afterwards). So ``load_from='vitpose-mm://NAME'``,
-``mmpose.apis.init_model(CFG, 'vitpose-mm://NAME')`` and
-``MMPoseInferencer(pose2d=CFG, pose2d_weights='vitpose-mm://NAME')`` get
-the cached file in our layout.
+cached; offline afterwards).
+
+Nothing registers it at import (issue 21: importing vitpose_mm changes
+nothing in the process). It is registered when one of our backbones is
+built (:func:`vitpose_mm.models.load_hook.prepare_loading`), which covers
+``load_from='vitpose://NAME'`` (the Runner builds the model first) and
+``mmpose.apis.init_model(CFG, 'vitpose://NAME')``; mmengine's inferencers
+(``MMPoseInferencer(pose2d=CFG, pose2d_weights='vitpose://NAME')``) read
+the weights before they build the model, so call :func:`register_loaders`
+first there.
 """
 import torch
 from mmengine.runner.checkpoint import CheckpointLoader
@@ -16,11 +22,12 @@ from mmengine.runner.checkpoint import CheckpointLoader
 from .download import fetch_weights
 from .zoo import get_model
 
-NAME_SCHEME = 'vitpose-mm://'
+#: The explicit scheme of a weights name in mmengine's load_checkpoint.
+NAME_SCHEME = 'vitpose://'
 
 
 def load_from_name(filename: str, map_location=None) -> dict:
-    """mmengine loader of ``vitpose-mm://NAME``: the cached converted file
+    """mmengine loader of ``vitpose://NAME``: the cached converted file
     (``{'state_dict': ..., 'meta': ...}``), fetched first if needed.
 
     Raises:
@@ -36,7 +43,7 @@ def load_from_name(filename: str, map_location=None) -> dict:
 
 
 def register_loaders() -> None:
-    """Register :func:`load_from_name` for the ``vitpose-mm://`` prefix
+    """Register :func:`load_from_name` for the ``vitpose://`` prefix
     with mmengine. Idempotent."""
     if NAME_SCHEME not in CheckpointLoader._schemes:
         CheckpointLoader.register_scheme(NAME_SCHEME, load_from_name)

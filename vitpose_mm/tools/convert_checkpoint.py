@@ -12,7 +12,9 @@ The source layout is detected (``--from`` overrides). ``DST`` ending in
 mmpose layouts, and a bare state dict for ``hf`` (``pytorch_model.bin``
 style). With ``--config`` the model of that mmengine config is built (for
 its shapes only) and a checkpoint that does not fit it exactly is refused
-with a one-line message and exit code 1, nothing written. The config also
+with a one-line message and exit code 1, nothing written; so is a
+transformers ``save_pretrained`` folder whose ``config.json`` disagrees
+with the config's model (a field and both values). The config also
 names the per-dataset heads of a ViTPose+ model: an original ViTPose+
 checkpoint read without ``--config`` keeps only its first head.
 """
@@ -24,6 +26,8 @@ from typing import List, Optional
 from vitpose_mm.checkpoint import (LAYOUTS, TARGETS, check_fits,
                                    convert_state_dict, detect_layout,
                                    load_state_dict_file, save_state_dict_file)
+from vitpose_mm.checkpoint.hf_folder import check_folder_fits
+from vitpose_mm.engine.atomic_files import check_output
 
 PROG = 'convert_checkpoint'
 
@@ -97,13 +101,14 @@ def convert(args: argparse.Namespace) -> str:
         ValueError, OSError: On a bad file or a checkpoint that does not
             fit ``--config``.
     """
-    if os.path.abspath(args.src) == os.path.abspath(args.dst):
-        raise ValueError('DST must differ from SRC')
+    check_output(args.dst, [args.src])
     state = load_state_dict_file(args.src, allow_pickle=args.unsafe_pickle)
     src = args.src_layout or detect_layout(state)
     if args.config:
         # The model also names the per-dataset heads of a ViTPose+ model.
-        ours = check_fits(build_model_from_config(args.config), state, src)
+        model = build_model_from_config(args.config)
+        check_folder_fits(args.src, model)
+        ours = check_fits(model, state, src)
     else:
         ours = convert_state_dict(state, src=src)
     dataset = args.dataset

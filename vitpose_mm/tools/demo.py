@@ -81,16 +81,37 @@ Output in --output-dir, for an input named NAME.EXT:
 - NAME.json: a list of people, each {"bbox": [x1, y1, x2, y2],
   "bbox_score": s, "keypoints": [[x, y], ...] (K), "keypoint_scores":
   [...] (K)}, image pixels; [] for an image without people. For a video
-  or camera, one list of people per frame, written when the run ends
+  or camera, one list of people per frame read (each person with
+  "track_id" unless --tracker none), written when the run ends
   (also when interrupted). JSON files are written atomically.
 - NAME.jsonl (video or camera): one line per frame, {"frame": i,
-  "instances": [...]}, appended and flushed as each frame is done, so a
-  run killed midway keeps every finished frame.
+  "detector": true|false, "instances": [...]}, appended and flushed as
+  each frame is done, so a run killed midway keeps every finished frame.
 - NAME.EXT (NAME.mp4 for a video or camera): the input with skeletons
   drawn (mmpose's PoseLocalVisualizer: boxes with --draw-bbox, summed
   heatmaps stacked below with --draw-heatmap), keypoints scoring <=
   --kpt-thr left out; not with --no-render. Ctrl-C (or SIGTERM) stops a
   video cleanly: the mp4 is closed and playable.
+
+Videos and cameras: every person gets a "track_id" (int >= 0, the same
+while they are visible or hidden up to --track-seconds, never given to
+anyone else) from ``vitpose_mm.apis.PoseTracker`` (--tracker pose, the
+default: ByteTrack's association with the trackers library's Kalman
+filter, OKS of the keypoints and pose-confirmed boxes; bytetrack: the
+library's box tracker; none: no ids). --det-interval N runs the detector
+on frame 0, every N-th frame and whenever a tracked person is lost; the
+boxes between come from each person's previous keypoints. --smooth
+One-Euro filters each tracked keypoint (--smooth-min-cutoff Hz,
+--smooth-beta 1/px). Each NAME.jsonl record carries "detector": true|false.
+A reader thread decodes ahead and a writer thread draws and records
+(--sequential: all in one thread; --show draws in the main thread); the
+run ends with a summary: frames read of the header's count, frames/s and
+the time per frame of decode, detect, pose, track, render and write.
+Videos are read by ``vitpose_runtime.video`` (PyAV if installed, else
+OpenCV): an undecodable frame is skipped with a message naming it, and a
+stream that ends early, changes frame size or gives no frame rate is
+reported. --tracker / --det-interval / --smooth on an image or a folder
+are refused.
 
 --show displays each rendered image in a window (--show-interval seconds,
 or until a key for single images; q or Esc stops).
@@ -121,15 +142,25 @@ from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
 
 from vitpose_mm.apis import (CameraFrames, InputError, JsonLinesWriter,
-                             VideoFrames, camera_index, detect_people,
-                             estimate_poses, estimate_poses_bottomup,
-                             init_person_detector, init_pose_model,
-                             keep_valid_boxes, list_inputs, load_box_file,
-                             make_visualizer, read_image, render,
-                             select_dataset, to_instances, write_json)
+                             PoseTracker, VideoFrames, camera_index,
+                             detect_people, estimate_poses,
+                             estimate_poses_bottomup, init_person_detector,
+                             init_pose_model, keep_valid_boxes, list_inputs,
+                             load_box_file, make_visualizer, read_image,
+                             render, select_dataset, to_instances,
+                             write_json)
+from vitpose_mm.apis.video_pipeline import (FrameReader, FrameWriter,
+                                            StageTimes)
+from vitpose_mm.checkpoint.experts import RELEASED_DATASETS
 from vitpose_mm.deploy.kernels import PRECISIONS
+from vitpose_runtime.video_options import (add_video_arguments,
+                                           refuse_on_images,
+                                           tracker_options,
+                                           video_options_error)
 
 NO_BOXES = np.zeros((0, 5), dtype=np.float32)
+#: The summary's note on the per-stage times of a threaded run.
+THREADED = ' (decode, render and write in their own threads)'
 
 
 def _positive_int(text: str) -> int:
@@ -152,9 +183,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'bottom-up; '
                         'optional for an .onnx checkpoint')
     parser.add_argument('--pose-checkpoint', required=True,
-                        help='pose checkpoint (.pth, .safetensors) or a '
+                        help='pose checkpoint (.pth, .safetensors), a '
                         'model exported by vitpose_mm.tools.export_onnx '
-                        '(.onnx)')
+                        '(.onnx), or released weights by model name '
+                        '(model-index.yml; its config is the default '
+                        '--pose-config) or URL: downloaded once into '
+                        '$VITPOSE_MM_HOME, checked, converted, cached')
     parser.add_argument('--det-config',
                         help='mmdet config, e.g. '
                         'mmdet::yolox/yolox_nano_8xb8-300e_coco.py')
@@ -189,8 +223,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--dataset',
         help='ViTPose+ models: the dataset whose expert and head to use '
-        '(coco, aic, mpii, ap10k, apt36k, wholebody); default: the '
-        "config's test_cfg.dataset")
+        f'(the released models: {", ".join(RELEASED_DATASETS)}); '
+        "default: the config's test_cfg.dataset")
     parser.add_argument('--precision', choices=list(PRECISIONS),
                         default='fp32',
                         help='compute precision of the pose model '
@@ -207,6 +241,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'can run code: trusted files only')
     parser.add_argument('--unsafe-pickle-det', action='store_true',
                         help='the same for the DETECTOR checkpoint only')
+    add_video_arguments(parser.add_argument_group(
+        'videos and cameras (see "Videos and cameras" above)'))
+    video = parser.add_argument_group('throughput')
+    video.add_argument('--sequential', action='store_true',
+                       help='decode, infer and write in one thread (no '
+                       'reader / writer threads)')
     draw = parser.add_argument_group('drawing (mmpose\'s demo options)')
     draw.add_argument('--show', action='store_true',
                       help='show the rendered images in a window')
@@ -231,6 +271,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                       help='box opacity (%(default)s)')
     args = parser.parse_args(argv)
     onnx = args.pose_checkpoint.lower().endswith('.onnx')
+    if args.pose_config is None and not onnx:
+        from vitpose_mm.hub import WeightsError, config_of
+        try:
+            args.pose_config = config_of(args.pose_checkpoint)
+        except WeightsError as err:
+            parser.error(f'--pose-checkpoint: {err}')
     config_bottomup = (not onnx and args.pose_config is not None
                        and _config_is_bottomup(args.pose_config))
     if args.bottom_up and not config_bottomup:
@@ -249,8 +295,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         parser.error('give --det-config and --det-checkpoint, or --bboxes '
                      '(or a bottom-up pose config)')
     if args.pose_config is None and not onnx:
-        parser.error('--pose-config is needed (only .onnx checkpoints carry '
-                     'their own config)')
+        parser.error('--pose-config is needed (only .onnx checkpoints and '
+                     'weights names carry their own config)')
     if args.eager and args.precision != 'fp32':
         parser.error(f'--precision {args.precision} runs on the fast path; '
                      'drop --eager')
@@ -269,6 +315,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                      '--draw-heatmap')
     if not 0 <= args.alpha <= 1:
         parser.error(f'--alpha must be in [0, 1], got {args.alpha}')
+    problem = video_options_error(args)
+    if problem is None and args.det_interval > 1 and args.bottom_up:
+        problem = '--det-interval > 1 needs a top-down pose model'
+    if problem is not None:
+        parser.error(problem)
     return args
 
 
@@ -306,6 +357,11 @@ def _check_device(device: str) -> None:
                          ) from None
     if dev.type == 'cuda' and not torch.cuda.is_available():
         raise InputError(f'--device {device}: CUDA is not available')
+    if dev.type not in ('cpu', 'cuda'):
+        # 'meta' holds no values (mmengine's load raises
+        # NotImplementedError), others have no kernels for the demo's ops
+        raise InputError(f'--device {device}: the demo runs on cpu or cuda, '
+                         f'not {dev.type}')
 
 
 def check_output_dir(out_dir: Path) -> None:
@@ -401,11 +457,9 @@ class Demo:
         if self.detector is not None:
             boxes = detect_people(self.detector, img, args.det_cat_id,
                                   args.bbox_thr, args.nms_thr)
-        elif given is None:
-            boxes = NO_BOXES
-        else:
-            boxes = given[given[:, 4] > args.bbox_thr]
-        return keep_valid_boxes(boxes, img.shape, where)
+            return keep_valid_boxes(boxes, img.shape, where)
+        return keep_valid_boxes(NO_BOXES if given is None else given,
+                                img.shape, where, args.bbox_thr)
 
     def process(self, img: np.ndarray, given: Optional[np.ndarray],
                 where: str):
@@ -470,55 +524,103 @@ class Demo:
                              f'not be read (first: {failed[0]})')
         return len(files)
 
+    def make_tracker(self, fps: float) -> PoseTracker:
+        """The frame-by-frame people finder of a video (--tracker,
+        --det-interval, --smooth ...)."""
+        args = self.args
+        return PoseTracker(
+            self.pose, self.detector, bbox_thr=args.bbox_thr,
+            nms_thr=args.nms_thr, det_cat_id=args.det_cat_id,
+            batch_size=args.batch_size, top_down=not args.bottom_up,
+            **tracker_options(args, fps))
+
+    def _frame_people(self, tracker, frame, given, where):
+        """One frame through the tracker: given boxes are checked first
+        (bad ones skipped with a message), a bottom-up model finds the
+        people itself."""
+        if self.args.bottom_up:
+            sample = estimate_poses_bottomup(self.pose, frame,
+                                             self.args.bbox_thr)
+            if sample is None:
+                boxes = NO_BOXES
+                poses = (np.zeros((0, 0, 2)), np.zeros((0, 0)))
+            else:
+                pred = sample.pred_instances
+                boxes = np.concatenate(
+                    [pred.bboxes, pred.bbox_scores[:, None]], axis=1)
+                poses = (pred.keypoints, pred.keypoint_scores)
+            return tracker(frame, boxes, poses)
+        if self.detector is None:
+            if given is None:
+                given = NO_BOXES
+            given = keep_valid_boxes(given, frame.shape, where,
+                                     self.args.bbox_thr)
+        return tracker(frame, given)
+
     def run_video(self, video, name: str, out_dir: Optional[Path]) -> int:
         """Process a video (or camera) frame by frame; return the frame
         count.
 
-        Each frame's people are appended to ``NAME.jsonl`` as soon as they
-        are known; ``NAME.json`` (all frames) is written at the end, also
-        when the run is interrupted (the interrupt is re-raised after the
-        files are closed).
+        A reader thread decodes ahead and a writer thread draws and
+        records each frame (unless --sequential or --show). Each frame's
+        people are appended to ``NAME.jsonl`` as soon as the writer has
+        them; ``NAME.json`` (all frames recorded) is written at the end,
+        also when the run is interrupted (the interrupt is re-raised after
+        the files are closed).
 
         Args:
             video (VideoFrames | CameraFrames): The frames.
             name (str): The input's file name (for given boxes, messages).
             out_dir (Path, optional): Output folder; None writes nothing.
         """
+        args = self.args
         stem = Path(name).stem
         given = (self.given or {}).get(name, [])
-        writer = lines = None
-        if out_dir is not None:
-            lines = JsonLinesWriter(out_dir / f'{stem}.jsonl')
-        frames = []
+        tracker = self.make_tracker(video.fps)
+        times = self.times = StageTimes()
+        tracker.detect = (tracker.detect and times.timed('detect',
+                                                         tracker.detect))
+        tracker.estimate = (tracker.estimate and times.timed(
+            'pose', tracker.estimate))
+        threaded = not (args.sequential or args.show)
+        record = _VideoRecord(self, out_dir, stem, video.fps, times)
+        writer = FrameWriter(record.write, threaded=threaded)
+        reader = FrameReader(video.numbered(), times, threaded=threaded)
         bar = ProgressBar(video.num_frames)
+        self.frames_done = 0
         try:
-            for i, frame in enumerate(video):
-                # None: no boxes given for this frame (or the detector).
-                boxes = given[i] if i < len(given) else None
-                instances, vis = self.process(frame, boxes,
-                                              f'{name} frame {i}')
-                # A frame counts once it is in all outputs: an interrupt
-                # arriving while it is recorded waits until it is in each.
-                with _interrupts_deferred():
-                    frames.append(instances)
-                    if lines is not None:
-                        lines.write(dict(frame=i, instances=instances))
-                    if vis is not None and out_dir is not None:
-                        if writer is None:  # sized by the first drawing
-                            writer = self._video_writer(
-                                out_dir / f'{stem}.mp4', video.fps, vis)
-                        writer.write(vis)
-                self.show(vis, video=True)
+            for i, frame in reader:
+                start = time.perf_counter()
+                where = f'{name} frame {i}'
+                tracked = self._frame_people(
+                    tracker, frame, given[i] if i < len(given) else None,
+                    where)
+                spent = time.perf_counter() - start
+                # the tracker's own share: its time less the models'
+                times.add('track', spent)
+                if not len(tracked):
+                    _log(f'{where}: no person found', logging.WARNING)
+                self.num_people += len(tracked)
+                item = (i, frame, tracked, tracker.to_sample(tracked))
+                if threaded:
+                    writer.put(item)
+                else:
+                    with _interrupts_deferred():
+                        writer.put(item)
+                    self.show(record.last_vis, video=True)
+                self.frames_done += 1
                 bar.update()
                 if self.stopped:
                     break
         finally:
-            if writer is not None:
-                writer.release()
-            if lines is not None:
-                lines.close()
-                write_json(out_dir / f'{stem}.json', frames)
-        return len(frames)
+            reader.close()
+            try:
+                writer.close()
+            finally:
+                record.close()
+        times.seconds['track'] -= (times.seconds['detect']
+                                   + times.seconds['pose'])
+        return record.count
 
     @staticmethod
     def _video_writer(path: Path, fps: float, first: np.ndarray):
@@ -528,6 +630,63 @@ class Demo:
         if not writer.isOpened():
             raise InputError(f'cannot write video {path}')
         return writer
+
+
+class _VideoRecord:
+    """Draws and records the frames of one video (in the writer thread):
+    NAME.jsonl line by line, NAME.mp4 frame by frame, NAME.json at the
+    end. A frame is in all of them or in none."""
+
+    def __init__(self, demo: Demo, out_dir: Optional[Path], stem: str,
+                 fps: float, times: StageTimes) -> None:
+        self.demo, self.out_dir, self.stem = demo, out_dir, stem
+        self.fps, self.times = fps, times
+        self.lines = (None if out_dir is None else
+                      JsonLinesWriter(out_dir / f'{stem}.jsonl'))
+        self.video = None
+        self.frames: List[list] = []
+        self.last_vis = None
+        self.tracking = demo.args.tracker != 'none'
+
+    @property
+    def count(self) -> int:
+        return len(self.frames)
+
+    def write(self, item) -> None:
+        index, frame, tracked, sample = item
+        args = self.demo.args
+        start = time.perf_counter()
+        vis = None
+        if self.demo.visualizer is not None:
+            vis = render(self.demo.visualizer, frame, sample, args.kpt_thr,
+                         draw_bbox=args.draw_bbox,
+                         show_kpt_idx=args.show_kpt_idx,
+                         skeleton_style=args.skeleton_style,
+                         draw_heatmap=args.draw_heatmap)
+        self.last_vis = vis
+        mid = time.perf_counter()
+        self.times.add('render', mid - start)
+        instances = tracked.instances()
+        self.frames.append(instances)
+        if self.lines is not None:
+            self.lines.write(dict(frame=index, detector=tracked.detector,
+                                  instances=instances))
+        if vis is not None and self.out_dir is not None:
+            if self.video is None:  # sized by the first drawing
+                self.video = Demo._video_writer(
+                    self.out_dir / f'{self.stem}.mp4', self.fps, vis)
+                self.video_size = (vis.shape[1], vis.shape[0])
+            if (vis.shape[1], vis.shape[0]) != self.video_size:
+                vis = cv2.resize(vis, self.video_size)  # a resized frame
+            self.video.write(vis)
+        self.times.add('write', time.perf_counter() - mid)
+
+    def close(self) -> None:
+        if self.video is not None:
+            self.video.release()
+        if self.lines is not None:
+            self.lines.close()
+            write_json(self.out_dir / f'{self.stem}.json', self.frames)
 
 
 @contextlib.contextmanager
@@ -569,6 +728,11 @@ def run(args: argparse.Namespace) -> None:
     camera = camera_index(args.input)
     if camera is None:
         kind, files = list_inputs(args.input)
+        if kind != 'video':
+            try:
+                refuse_on_images(args, kind)
+            except ValueError as err:
+                raise InputError(str(err)) from None
     out_dir = None if args.output_dir is None else Path(args.output_dir)
     if out_dir is not None:
         if camera is None:
@@ -586,7 +750,16 @@ def run(args: argparse.Namespace) -> None:
         out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     if kind == 'video':
-        count = demo.run_video(video, name, out_dir)
+        try:
+            count = demo.run_video(video, name, out_dir)
+        finally:
+            seconds = time.perf_counter() - start
+            done = getattr(demo, 'frames_done', 0)
+            _log(f'{name}: {video.summary()}; {done} frame(s) processed in '
+                 f'{seconds:.1f} s, {done / max(seconds, 1e-9):.2f} '
+                 f'frames/s; time per frame: '
+                 f'{demo.times.report(done) if done else "-"}'
+                 f'{"" if args.sequential or args.show else THREADED}')
         unit = 'frame'
     else:
         count = demo.run_images(files, out_dir)

@@ -18,8 +18,9 @@ Usage::
 Inputs may be in any readable layout (detected; ``--from`` overrides);
 outputs are in our layout unless ``--to`` says otherwise. ``--datasets``
 names the datasets in expert order; without it an original ViTPose+
-checkpoint's heads are named as the released ones (coco, aic, mpii, ap10k,
-apt36k, wholebody). The rules are in :mod:`vitpose_mm.checkpoint.moe`.
+checkpoint's heads are named as the released ones
+(:data:`~vitpose_mm.checkpoint.experts.RELEASED_DATASETS`). The rules are
+in :mod:`vitpose_mm.checkpoint.moe`.
 Errors are one line on stderr and exit code 1; warnings (e.g. merged
 inputs whose shared backbone differs) are one line each.
 """
@@ -35,7 +36,8 @@ from vitpose_mm.checkpoint import (LAYOUTS, RELEASED_DATASETS, TARGETS,
                                    expert_config, init_experts,
                                    load_state_dict_file, merge_experts,
                                    save_state_dict_file, split_experts)
-from vitpose_mm.checkpoint.moe import resolve_dataset
+from vitpose_mm.checkpoint.moe import expert_of
+from vitpose_mm.engine.atomic_files import check_output
 
 PROG = 'moe_checkpoint'
 
@@ -217,7 +219,7 @@ def _split(args: argparse.Namespace) -> str:
         names = list(RELEASED_DATASETS)
     ours = convert_state_dict(state, src=src, head_names=names)
     plain = split_experts(ours, args.dataset, names)
-    index, name = resolve_dataset(ours, args.dataset, names)
+    index, name = expert_of(ours, args.dataset, names)
     count = expert_config(ours)['num_expert']
     label = f'{name} (expert {index} of {count})' if name else \
         f'expert {index} of {count}'
@@ -235,8 +237,7 @@ def _merge(args: argparse.Namespace) -> str:
     if len(args.datasets) != len(args.srcs):
         raise ValueError(f'{len(args.srcs)} inputs but {len(args.datasets)} '
                          f'names in --datasets {args.datasets}')
-    if os.path.abspath(args.dst) in map(os.path.abspath, args.srcs):
-        raise ValueError('DST must differ from every SRC')
+    check_output(args.dst, args.srcs)
     states = [_read(path, args, None)[0] for path in args.srcs]
     ours = merge_experts(
         states,
@@ -271,9 +272,10 @@ COMMANDS = {'split': _split, 'merge': _merge, 'init-experts': _init}
 def main(argv: Optional[List[str]] = None) -> int:
     """CLI entry; returns the exit code (0 ok, 1 refused or bad input)."""
     args = build_parser().parse_args(argv)
-    if hasattr(args, 'src') and os.path.abspath(args.src) == \
-            os.path.abspath(args.dst):
-        print(f'{PROG}: error: DST must differ from SRC', file=sys.stderr)
+    try:
+        check_output(args.dst, [args.src] if hasattr(args, 'src') else [])
+    except ValueError as err:
+        print(f'{PROG}: error: {err}', file=sys.stderr)
         return 1
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always', UserWarning)

@@ -31,8 +31,9 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 from torch import nn
 
-from vitpose_mm.checkpoint import check_fits, load_state_dict_file
-from vitpose_mm.engine.atomic_files import write_atomically
+from vitpose_mm.checkpoint import load_state_dict_file
+from vitpose_mm.checkpoint.hf_folder import check_folder_fits
+from vitpose_mm.engine.atomic_files import WriteError, write_atomically
 from vitpose_mm.tools.data_root import check_data_files, load_config
 from vitpose_mm.tools.validate_data import validate_datasets
 from vitpose_mm.tools.launcher_args import (add_visual_args,
@@ -128,11 +129,13 @@ def load_weights(model: nn.Module,
     except ValueError as err:  # also UnsafeCheckpointError: says what to do
         raise SystemExit(f'vitpose_mm: {err}') from None
     try:
-        state = check_fits(model, state)
+        check_folder_fits(checkpoint, model)
+        # converted and checked by the model's load pre-hook
+        # (vitpose_mm.models.load_hook: fit_state_dict)
+        model.load_state_dict(state, strict=True)
     except ValueError as err:
         raise SystemExit(
             f'vitpose_mm: checkpoint {checkpoint}: {err}') from None
-    model.load_state_dict(state, strict=True)
 
 
 class SaveMetricsHook(Hook):
@@ -155,7 +158,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
     cfg = merge_args(load_config(args.config, args.cfg_options), args)
     check_data_files(cfg, ('test_dataloader', 'test_evaluator'))
-    validate_datasets(cfg, ('test_dataloader', ), args.skip_invalid)
+    validate_datasets(cfg, ('test_dataloader', 'test_evaluator'),
+                      args.skip_invalid)
     # Evaluation runs on the plain Runner, also for FlexibleRunner (FSDP)
     # training configs: their checkpoints hold full state dicts, and the
     # weights are loaded into the built model before the test loop.
@@ -166,7 +170,10 @@ def main(argv: Optional[List[str]] = None) -> None:
     load_weights(runner.model, args.checkpoint, args.unsafe_pickle)
     if args.out:
         runner.register_hook(SaveMetricsHook(args.out), 'LOWEST')
-    runner.test()
+    try:
+        runner.test()
+    except WriteError as err:  # --out on a full disk
+        raise SystemExit(f'vitpose_mm: {err}') from None
 
 
 if __name__ == '__main__':

@@ -33,7 +33,12 @@ names; if that one is missing or torn (a kill while mmengine's own
 ``CheckpointHook`` saved it; the plugin's ``AtomicCheckpointHook`` never
 leaves one), it warns and resumes from the newest complete
 ``epoch_*.pth`` / ``iter_*.pth`` of the work directory. An explicit
-``--resume FILE`` that is torn is refused in one line.
+``--resume FILE`` that is torn is refused in one line, and so is one
+that does not fit the config's model (another model size: the key and
+both shapes). A run killed during validation validates that checkpoint
+first when resumed (:class:`~vitpose_mm.engine.hooks.AtomicCheckpointHook`).
+A checkpoint that cannot be written (full disk) ends the run in one line,
+the previous checkpoint intact and no ``.tmp`` file left.
 """
 import argparse
 import glob
@@ -48,6 +53,8 @@ import torch
 from mmengine.config import Config, DictAction
 
 from vitpose_mm.checkpoint.io import checkpoint_problem, weights_only_detail
+from vitpose_mm.models.load_hook import CheckpointMismatch
+from vitpose_mm.engine.atomic_files import WriteError
 from vitpose_mm.tools.data_root import check_data_files, load_config
 from vitpose_mm.tools.validate_data import validate_datasets
 from vitpose_mm.tools.launcher_args import (add_visual_args,
@@ -209,12 +216,17 @@ def main(argv: Optional[List[str]] = None) -> None:
         os.environ['TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'] = '1'
     prepare_cpu_distributed(cfg, args.launcher)
     runner = build_runner(cfg)
+    action = 'resume' if cfg.get('resume') else 'load'
     try:
         runner.train()
+    except CheckpointMismatch as err:
+        raise SystemExit(f'vitpose_mm: cannot {action} from '
+                         f'{cfg.load_from}: {err}') from None
+    except WriteError as err:
+        raise SystemExit(f'vitpose_mm: {err}') from None
     except pickle.UnpicklingError as err:
         if 'weights_only' not in str(err):
             raise
-        action = 'resume' if cfg.get('resume') else 'load'
         source = cfg.load_from or f'the latest in {cfg.work_dir}'
         detail = weights_only_detail(err)
         raise SystemExit(

@@ -6,7 +6,10 @@ Usage::
         (--det-onnx YOLOX.onnx | --bboxes FILE) --output-dir DIR \\
         [--bbox-thr 0.3] [--kpt-thr 0.3] [--nms-thr 0.3] [--det-cat-id 0] \\
         [--batch-size N] [--flip-test | --no-flip-test] [--threads N] \\
-        [--no-render] [--max-frames N]
+        [--no-render] [--max-frames N] \\
+        [--tracker pose|bytetrack|none] [--det-interval N] \\
+        [--track-seconds S] [--smooth [--smooth-min-cutoff HZ] \\
+        [--smooth-beta B]]
 
 Input: an image, a folder of images (by file name; other files ignored), a
 video (.mp4, .avi, .mov, .mkv) or a webcam index (``0``). POSE.onnx comes
@@ -14,8 +17,12 @@ from ``python -m vitpose_mm.tools.export_onnx`` (ViTPose, or one ViTPose+
 expert: ``--dataset``); YOLOX.onnx is e.g. ``yolox_nano_coco.onnx``.
 
 --bboxes: JSON {"image file name": [[x1, y1, x2, y2(, score)], ...]} in
-image pixels; a video's value holds one list of boxes per frame. Boxes
-scoring <= --bbox-thr, with no area, or outside the image are dropped.
+image pixels (a video's value holds one list of boxes per frame), or for
+images a COCO detection-results list: the formats of
+``python -m vitpose_mm.tools.demo --bboxes``, read by the same
+:func:`vitpose_runtime.boxes.load_box_file`. Boxes scoring <= --bbox-thr
+are dropped; boxes with no area or outside the image are dropped with a
+message naming each.
 
 Output in --output-dir, as ``python -m vitpose_mm.tools.demo`` writes it,
 for an input NAME.EXT: NAME.json, a list of people {"bbox": [x1, y1, x2,
@@ -24,6 +31,19 @@ image pixels (a video or webcam: one such list per frame), and NAME.EXT
 (videos and webcams: NAME.mp4) with boxes and skeletons drawn, unless
 --no-render. A webcam is read until --max-frames or end of stream and
 written as webcam<INDEX>.json / .mp4.
+
+Videos and webcams: every person gets a "track_id" (int >= 0, kept while
+they are visible or hidden up to --track-seconds, never reused), found by
+the pose tracker of ``vitpose_runtime.tracking`` (--tracker pose, the
+default; bytetrack: the trackers library's box tracker; none: no ids);
+--det-interval N runs the detector every N-th frame (and when a person is
+lost), boxes from the keypoints between; --smooth One-Euro filters each
+tracked keypoint. NAME.jsonl holds one line per frame, {"frame": i,
+"detector": true|false, "instances": [...]}, flushed as it is done.
+Videos are read by ``vitpose_runtime.video`` (PyAV if installed, else
+OpenCV): undecodable frames are skipped, and a stream that ends before
+its header's frame count or changes frame size is reported, naming the
+frame. These options on an image or a folder are refused.
 
 Errors (a missing or foreign file, a bad box file) end with a one-line
 message and exit status 1; an unreadable image in a folder is skipped with
@@ -34,16 +54,20 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Iterator, List, Optional, Tuple
+from typing import List, Optional
 
 import cv2
 import numpy as np
 
+from .boxes import keep_valid_boxes, load_box_file
 from .draw import render
 from .estimator import Estimator, read_image, to_instances
+from .inputs import CameraFrames, camera_index, list_inputs
+from .video_options import (add_video_arguments, refuse_on_images,
+                            tracker_options, video_options_error)
+from .video import VideoReader
 
-IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
-VIDEO_SUFFIXES = ('.mp4', '.avi', '.mov', '.mkv')
+NO_BOXES = np.zeros((0, 5), np.float32)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -73,121 +97,22 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--no-render', action='store_true')
     p.add_argument('--max-frames', type=int, default=None,
                    help='stop a video or webcam after N frames')
-    return p.parse_args(argv)
-
-
-def list_inputs(text: str) -> Tuple[str, List]:
-    """('webcam', [index]) | ('image' | 'video', [path]) | ('folder',
-    [images sorted by name]).
-
-    Raises:
-        ValueError: Missing path, unknown suffix, folder without images.
-    """
-    if text.isdigit():
-        return 'webcam', [int(text)]
-    path = Path(text)
-    if path.is_dir():
-        files = sorted((f for f in path.iterdir() if f.is_file()
-                        and f.suffix.lower() in IMAGE_SUFFIXES),
-                       key=lambda f: f.name)
-        if not files:
-            raise ValueError(f'folder {text} holds no images')
-        return 'folder', files
-    if not path.exists():
-        raise ValueError(f'input {text} does not exist')
-    if path.suffix.lower() in IMAGE_SUFFIXES:
-        return 'image', [path]
-    if path.suffix.lower() in VIDEO_SUFFIXES:
-        return 'video', [path]
-    raise ValueError(f'input {text} is neither an image, a video, a folder '
-                     'nor a webcam index')
-
-
-def load_boxes(path: str) -> dict:
-    """{file name: (N, 5) boxes, or a list of them per video frame}.
-
-    Raises:
-        ValueError: Unreadable JSON, not an object, or a box row that is
-            not 4 or 5 numbers (the message names the file and key).
-    """
-    try:
-        with open(path, encoding='utf-8') as f:
-            data = json.load(f)
-    except (OSError, json.JSONDecodeError) as err:
-        raise ValueError(f'cannot read box file {path}: {err}') from None
-    if not isinstance(data, dict):
-        raise ValueError(f'box file {path} must hold a JSON object '
-                         '{file name: boxes}')
-
-    def rows(value, where):
-        out = np.zeros((0, 5), np.float32)
-        if isinstance(value, list) and not value:
-            return out
-        try:
-            arr = np.asarray(value, np.float32).reshape(len(value), -1)
-        except (TypeError, ValueError):
-            arr = None
-        if arr is None or arr.shape[1] not in (4, 5):
-            raise ValueError(f'box file {path}: {where} must be a list of '
-                             '[x1, y1, x2, y2(, score)]')
-        if len(arr):
-            out = (arr if arr.shape[1] == 5 else
-                   np.hstack([arr, np.ones((len(arr), 1), np.float32)]))
-        return out
-
-    result = {}
-    for name, value in data.items():
-        video = Path(name).suffix.lower() in VIDEO_SUFFIXES
-        result[name] = ([rows(v, f'{name} frame {i}')
-                         for i, v in enumerate(value)] if video
-                        else rows(value, name))
-    return result
-
-
-def valid_boxes(boxes: np.ndarray, shape, thr: float, where: str
-                ) -> np.ndarray:
-    """Given boxes scoring > ``thr`` that can be cropped (finite, positive
-    size, overlapping the image); a message names each dropped one."""
-    h, w = shape[:2]
-    keep = []
-    for i, (x1, y1, x2, y2, s) in enumerate(boxes):
-        if s <= thr:
-            continue
-        if (np.isfinite(boxes[i]).all() and x2 > x1 and y2 > y1
-                and x2 > 0 and y2 > 0 and x1 < w and y1 < h):
-            keep.append(i)
-        else:
-            print(f'{where}: skipped box {i} [{x1:g}, {y1:g}, {x2:g}, '
-                  f'{y2:g}]: no area or outside the {w}x{h} image',
-                  file=sys.stderr)
-    return boxes[keep]
-
-
-def frames(source) -> Iterator[np.ndarray]:
-    """BGR frames of a video file or webcam index.
-
-    Raises:
-        ValueError: If OpenCV cannot open it.
-    """
-    cap = cv2.VideoCapture(source if isinstance(source, int)
-                           else str(source))
-    if not cap.isOpened():
-        raise ValueError(f'cannot open video {source}')
-    try:
-        ok, frame = cap.read()
-        while ok:
-            yield frame
-            ok, frame = cap.read()
-    finally:
-        cap.release()
+    add_video_arguments(p)
+    args = p.parse_args(argv)
+    problem = video_options_error(args)
+    if problem is not None:
+        p.error(problem)
+    return args
 
 
 class Runner:
     """One run of the CLI: boxes -> poses -> JSON and drawings."""
 
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, names: List[str],
+                 video: bool) -> None:
         self.args = args
-        self.given = load_boxes(args.bboxes) if args.bboxes else None
+        self.given = (load_box_file(args.bboxes, names, video)
+                      if args.bboxes else None)
         self.estimator = Estimator(
             args.det_onnx, args.pose_onnx, bbox_thr=args.bbox_thr,
             nms_thr=args.nms_thr, det_cat_id=args.det_cat_id,
@@ -199,9 +124,8 @@ class Runner:
         if self.given is None:
             boxes = self.estimator.people(img)
         else:
-            boxes = valid_boxes(np.zeros((0, 5), np.float32)
-                                if given is None else given,
-                                img.shape, self.args.bbox_thr, where)
+            boxes = keep_valid_boxes(NO_BOXES if given is None else given,
+                                     img.shape, where, self.args.bbox_thr)
         kpts, scores = self.estimator.pose(img, boxes)
         instances = to_instances(boxes, kpts, scores)
         drawn = None if self.args.no_render else render(
@@ -229,34 +153,56 @@ class Runner:
 
     def run_stream(self, source, stem: str, out_dir: Path) -> int:
         """Process a video or webcam frame by frame; the frame count."""
+        args = self.args
         label = getattr(source, 'name', stem)
         given = (self.given or {}).get(label, [])
-        fps = 25.
-        if not isinstance(source, int):
-            cap = cv2.VideoCapture(str(source))
-            fps = cap.get(cv2.CAP_PROP_FPS) or 25.
-            cap.release()
+        if isinstance(source, int):
+            camera = CameraFrames(source)
+            fps, numbered, reader = camera.fps, camera.numbered(), None
+        else:
+            reader = VideoReader(source)
+            fps, numbered = reader.fps, iter(reader)
+        tracker = self.estimator.tracker(**tracker_options(args, fps))
+        if self.given is not None:
+            tracker.detect = None
         writer, per_frame = None, []
-        limit = self.args.max_frames
+        limit = args.max_frames
+        lines = open(out_dir / f'{stem}.jsonl', 'w', encoding='utf-8')
         try:
-            for i, frame in enumerate(frames(source)):
-                if limit is not None and i >= limit:
+            for i, frame in numbered:
+                if limit is not None and len(per_frame) >= limit:
                     break
-                boxes = given[i] if i < len(given) else None
-                instances, drawn = self.process(frame, boxes,
-                                                f'{label} frame {i}')
+                where = f'{label} frame {i}'
+                boxes = None
+                if self.given is not None:
+                    boxes = keep_valid_boxes(
+                        given[i] if i < len(given) else NO_BOXES,
+                        frame.shape, where, args.bbox_thr)
+                tracked = tracker(frame, boxes)
+                instances = tracked.instances()
                 per_frame.append(instances)
-                if drawn is not None:
+                lines.write(json.dumps(dict(frame=i,
+                                            detector=tracked.detector,
+                                            instances=instances)) + '\n')
+                lines.flush()
+                if not args.no_render:
+                    drawn = render(frame, instances, self.estimator.pose.meta,
+                                   args.kpt_thr)
                     if writer is None:
                         h, w = drawn.shape[:2]
                         writer = cv2.VideoWriter(
                             str(out_dir / f'{stem}.mp4'),
                             cv2.VideoWriter_fourcc(*'mp4v'), fps, (w, h))
+                    if drawn.shape[:2] != (h, w):  # a resized frame
+                        drawn = cv2.resize(drawn, (w, h))
                     writer.write(drawn)
         finally:
+            lines.close()
             if writer is not None:
                 writer.release()
-        _write_json(out_dir / f'{stem}.json', per_frame)
+            _write_json(out_dir / f'{stem}.json', per_frame)
+        if reader is not None:
+            print(f'{label}: {reader.summary()}', file=sys.stderr)
         return len(per_frame)
 
 
@@ -270,11 +216,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     start = time.perf_counter()
     try:
-        kind, items = list_inputs(args.input)
+        index = camera_index(args.input)
+        kind, items = (('webcam', [index]) if index is not None
+                       else list_inputs(args.input))
+        if kind in ('image', 'folder'):
+            refuse_on_images(args, kind, 'videos and webcams')
         out_dir = Path(args.output_dir)
         if kind == 'folder' and out_dir.resolve() == items[0].parent.resolve():
             raise ValueError(f'--output-dir {out_dir} is the input folder')
-        runner = Runner(args)
+        names = ([f'webcam{items[0]}'] if kind == 'webcam'
+                 else [f.name for f in items])
+        runner = Runner(args, names, video=kind in ('video', 'webcam'))
         out_dir.mkdir(parents=True, exist_ok=True)
         ok = True
         if kind == 'webcam':
@@ -284,7 +236,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         else:
             ok = runner.run_images(items, out_dir)
             count = len(items)
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, ImportError) as err:
         print(f'vitpose-runtime: {err}', file=sys.stderr)
         return 1
     seconds = time.perf_counter() - start

@@ -186,8 +186,27 @@ class YoloxDetector:
             np.ndarray: (N, 5) float32 ``x1, y1, x2, y2, score`` in image
             pixels, by decreasing score.
         """
+        return self.people_and_rest(img, cat_id, bbox_thr, nms_thr,
+                                    bbox_thr)[0]
+
+    def people_and_rest(self, img: np.ndarray, cat_id: int = 0,
+                        bbox_thr: float = 0.3, nms_thr: float = 0.3,
+                        low_thr: float = 0.1
+                        ) -> Tuple[np.ndarray, np.ndarray]:
+        """:meth:`people`, and the other person boxes scoring > ``low_thr``
+        (below ``bbox_thr`` or removed by the NMS): the low-score boxes a
+        tracker may still use (ByteTrack's second association).
+
+        Returns:
+            tuple: (N, 5) and (M, 5) float32 ``x1, y1, x2, y2, score``, by
+            decreasing score.
+        """
         boxes, scores, labels = self.detect(img)
-        sel = (labels == cat_id) & (scores > bbox_thr)
-        rows = np.concatenate([boxes[sel], scores[sel, None]], axis=1)
-        rows = rows[nms_mmpose(rows[:, :4], rows[:, 4], nms_thr)]
-        return rows.astype(np.float32).reshape(-1, 5)
+        sel = (labels == cat_id) & (scores > min(low_thr, bbox_thr))
+        rows = np.concatenate([boxes[sel], scores[sel, None]],
+                              axis=1).astype(np.float32).reshape(-1, 5)
+        high = np.flatnonzero(rows[:, 4] > bbox_thr)
+        kept = high[nms_mmpose(rows[high, :4], rows[high, 4], nms_thr)]
+        rest = np.setdiff1d(np.arange(len(rows)), kept)
+        rest = rest[np.argsort(-rows[rest, 4], kind='stable')]
+        return rows[kept].reshape(-1, 5), rows[rest].reshape(-1, 5)

@@ -77,6 +77,27 @@ class Estimator:
         return self.detector.people(img, self.det_cat_id, self.bbox_thr,
                                     self.nms_thr)
 
+    def tracker(self, **options):
+        """A frame-by-frame people tracker on this estimator's models:
+        ``tracker(frame) -> TrackedFrame`` with ``track_id`` per person
+        (:class:`vitpose_runtime.tracking.PoseTracker`; options:
+        ``method``, ``det_interval``, ``fps``, ``track_seconds``,
+        ``smooth``, ``min_cutoff``, ``beta``, ...). Example::
+
+            tracker = Estimator('yolox.onnx', 'pose.onnx').tracker(fps=30)
+            for frame in frames:
+                people = tracker(frame).instances()  # with 'track_id'
+        """
+        from .tracking import PoseTracker
+        detect = None
+        if self.detector is not None:
+            def detect(img):
+                return self.detector.people_and_rest(
+                    img, self.det_cat_id, self.bbox_thr, self.nms_thr,
+                    min(0.1, self.bbox_thr))
+        options.setdefault('num_keypoints', self.pose.num_keypoints)
+        return PoseTracker(detect, self.pose, **options)
+
     def __call__(self, image: Union[np.ndarray, str, Path],
                  boxes: Optional[np.ndarray] = None) -> List[dict]:
         """The people of one image.

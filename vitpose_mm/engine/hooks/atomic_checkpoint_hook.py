@@ -21,7 +21,19 @@ names, in this order:
    deleted.
 
 A kill leaves at worst a stale ``.tmp`` file (removed at the next start)
-next to the previous, complete checkpoint. Non-local storage backends and
+next to the previous, complete checkpoint. A write that fails (a full
+disk) removes its ``.tmp`` file and ends the run with
+:class:`~vitpose_mm.engine.atomic_files.WriteError` (one line naming the
+checkpoint and the reason); the previous checkpoint and
+``last_checkpoint`` are untouched.
+
+Validation cut off by a kill is not lost: a checkpoint written before a
+validation records ``val_pending=True`` in its meta, and each finished
+validation writes its epoch (iteration) to ``last_validated`` in the
+checkpoint folder. A run resumed from a checkpoint whose validation never
+finished validates it first (mmengine would start the next epoch, and with
+``max_keep_ckpts=1`` delete that checkpoint unvalidated at the next save);
+a checkpoint whose validation has not run is never deleted. Non-local storage backends and
 non-main ranks use mmengine's behaviour unchanged. The best checkpoint
 (``save_best``) is written by mmengine as before.
 """
@@ -35,10 +47,13 @@ from mmengine.fileio import LocalBackend
 from mmengine.hooks import CheckpointHook
 from mmpose.registry import HOOKS
 
-from ..atomic_files import replace_durably, write_atomically
+from ..atomic_files import (WriteError, _os_error, _reason, replace_durably,
+                            write_atomically)
 
 #: Prefix and suffix of a checkpoint being written.
 TMP_PREFIX, TMP_SUFFIX = '.', '.tmp'
+#: File in the checkpoint folder holding the last validated epoch / iter.
+LAST_VALIDATED = 'last_validated'
 
 
 def tmp_name(filename: str) -> str:
@@ -59,6 +74,50 @@ class AtomicCheckpointHook(CheckpointHook):
             pattern = osp.join(self.out_dir, tmp_name('*'))
             for stale in glob.glob(pattern):
                 os.remove(stale)
+        step = getattr(self, '_resumed_pending', None)
+        self._resumed_pending = None
+        if (step is not None and self._atomic() and step > self._validated()
+                and getattr(runner, '_val_loop', None) is not None):
+            runner.logger.info(
+                f'The validation of {"epoch" if self.by_epoch else "iter"} '
+                f'{step} did not finish before the run stopped: validating '
+                'it before training on')
+            runner.val_loop.run()
+
+    def after_load_checkpoint(self, runner, checkpoint) -> None:
+        super().after_load_checkpoint(runner, checkpoint)
+        meta = checkpoint.get('meta') or {}
+        if getattr(runner, '_resume', False) and meta.get('val_pending'):
+            self._resumed_pending = int(
+                meta['epoch'] if self.by_epoch else meta['iter'])
+
+    def after_val_epoch(self, runner, metrics) -> None:
+        super().after_val_epoch(runner, metrics)
+        if self._atomic() and is_main_process() and \
+                getattr(self, 'out_dir', None):
+            step = runner.epoch if self.by_epoch else runner.iter
+            write_atomically(osp.join(self.out_dir, LAST_VALIDATED),
+                             str(step))
+
+    def _validated(self) -> int:
+        """The last validated step recorded in the checkpoint folder."""
+        try:
+            with open(osp.join(self.out_dir, LAST_VALIDATED)) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return 0
+
+    @staticmethod
+    def _validates_after(runner, step: int, by_epoch: bool) -> bool:
+        """Whether the train loop validates right after ``step`` (as
+        mmengine's ``EpochBasedTrainLoop`` / ``IterBasedTrainLoop``)."""
+        loop = runner.train_loop
+        if getattr(runner, '_val_loop', None) is None or \
+                not hasattr(loop, 'val_interval'):
+            return False
+        last = loop.max_epochs if by_epoch else loop.max_iters
+        return step >= loop.val_begin and (step % loop.val_interval == 0
+                                           or step == last)
 
     def _atomic(self) -> bool:
         return isinstance(self.file_backend, LocalBackend)
@@ -76,25 +135,47 @@ class AtomicCheckpointHook(CheckpointHook):
                                            list(self.keep_ckpt_ids))
 
         filename = self.filename_tmpl.format(step)
+        previous = (getattr(self, 'last_ckpt', None)
+                    or runner.message_hub.get_info('last_ckpt'))
         self.last_ckpt = osp.join(self.out_dir, filename)
         runner.message_hub.update_info('last_ckpt', self.last_ckpt)
-        runner.save_checkpoint(
-            self.out_dir,
-            tmp_name(filename),
-            self.file_client_args,
-            save_optimizer=self.save_optimizer,
-            save_param_scheduler=self.save_param_scheduler,
-            meta=meta,
-            by_epoch=self.by_epoch,
-            backend_args=self.backend_args,
-            **self.args)
-        if not is_main_process():
-            return
-        replace_durably(
-            osp.join(self.out_dir, tmp_name(filename)), self.last_ckpt)
+        meta = dict(meta, val_pending=self._validates_after(
+            runner, step, self.by_epoch))
+        tmp = osp.join(self.out_dir, tmp_name(filename))
+        try:
+            runner.save_checkpoint(
+                self.out_dir,
+                tmp_name(filename),
+                self.file_client_args,
+                save_optimizer=self.save_optimizer,
+                save_param_scheduler=self.save_param_scheduler,
+                meta=meta,
+                by_epoch=self.by_epoch,
+                backend_args=self.backend_args,
+                **self.args)
+            if not is_main_process():
+                return
+            replace_durably(tmp, self.last_ckpt)
+        except BaseException as err:
+            if osp.exists(tmp):
+                os.remove(tmp)
+            target, self.last_ckpt = self.last_ckpt, previous
+            runner.message_hub.update_info('last_ckpt', previous)
+            cause = _os_error(err)
+            if cause is None:
+                raise
+            kept = (f'{previous} and last_checkpoint are unchanged'
+                    if previous and osp.isfile(previous) else
+                    'no checkpoint was written')
+            raise WriteError(f'cannot write checkpoint {target}: '
+                             f'{_reason(cause)}; {kept}') from None
         write_atomically(
             osp.join(runner.work_dir, 'last_checkpoint'), self.last_ckpt)
         if outdated is not None and outdated != step:
             old = osp.join(self.out_dir, self.filename_tmpl.format(outdated))
-            if osp.isfile(old):
+            if outdated > self._validated() and self._validates_after(
+                    runner, outdated, self.by_epoch):
+                runner.logger.warning(
+                    f'Keeping {old}: its validation has not run')
+            elif osp.isfile(old):
                 os.remove(old)

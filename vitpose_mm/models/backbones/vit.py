@@ -56,6 +56,10 @@ from mmpose.models.backbones.base_backbone import BaseBackbone
 from mmpose.registry import MODELS
 from torch import Tensor, nn
 
+from ...checkpoint import fit
+from ...checkpoint.hf_folder import check_folder_fits
+from ...checkpoint.io import load_state_dict_file
+from ..load_hook import prepare_loading
 from ..layers import (Mlp, PatchEmbed, TransformerBlock, WindowAttention,
                       build_attention, infer_pos_embed_grid,
                       resize_pos_embed)
@@ -65,42 +69,15 @@ from ..layers import (Mlp, PatchEmbed, TransformerBlock, WindowAttention,
 #: (added by ViTPose after MAE's blocks; MAE's own final ``norm`` is not
 #: taken for it, as in the original) and the relative positions of window
 #: attention (zero-initialised, ViTDet). Anything else missing is an error
-#: (:meth:`ViTPoseBackbone.load_backbone_state_dict`).
+#: (:meth:`ViTPoseBackbone.load_pretrained`, through
+#: :func:`vitpose_mm.checkpoint.fit_state_dict`).
 PRETRAINED_MAY_LACK = ('last_norm.*', '*.rel_pos_h', '*.rel_pos_w')
 
 
 def may_lack(key: str) -> bool:
     """Whether a pretrained backbone may lack tensor ``key``
     (:data:`PRETRAINED_MAY_LACK`)."""
-    from fnmatch import fnmatchcase
-    return any(fnmatchcase(key, pattern) for pattern in PRETRAINED_MAY_LACK)
-
-
-def _summarise(keys: Sequence[str], limit: int = 8) -> str:
-    """``keys`` grouped by block, e.g. 'blocks.6-11.* (72), last_norm.*'."""
-    import re
-    blocks, others = {}, []
-    for key in keys:
-        match = re.match(r'blocks\.(\d+)\.', key)
-        if match:
-            blocks.setdefault(int(match.group(1)), []).append(key)
-        else:
-            others.append(key)
-    parts = []
-    if blocks:
-        ids = sorted(blocks)
-        if len(ids) == 1:
-            span = str(ids[0])
-        elif ids == list(range(ids[0], ids[-1] + 1)):
-            span = f'{ids[0]}-{ids[-1]}'
-        else:
-            span = ','.join(map(str, ids))
-        parts.append(f'blocks.{span}.* ({sum(map(len, blocks.values()))} '
-                     f'tensors, e.g. {blocks[ids[0]][0]})')
-    parts += others[:limit]
-    if len(others) > limit:
-        parts.append(f'... {len(others) - limit} more')
-    return ', '.join(parts)
+    return fit.may_lack(key, PRETRAINED_MAY_LACK)
 
 
 #: Sizes of the paper (Table 1). ViTPose-S is 384/12/12, not mmpretrain's
@@ -199,6 +176,7 @@ class ViTPoseBackbone(BaseBackbone):
                  dynamic_img_size: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        prepare_loading(self)
         sizes = dict(embed_dim=embed_dim, depth=depth, num_heads=num_heads,
                      mlp_ratio=mlp_ratio)
         if arch is not None:
@@ -308,18 +286,23 @@ class ViTPoseBackbone(BaseBackbone):
 
         Raises:
             ValueError: If a tensor's shape does not fit this backbone (e.g.
-                ViTPose-B weights into a ViTPose-L config).
+                ViTPose-B weights into a ViTPose-L config), or a
+                ``save_pretrained`` folder's ``config.json`` disagrees with
+                it (:func:`vitpose_mm.checkpoint.hf_folder.check_config_fits`).
         """
-        from vitpose_mm.checkpoint import (convert_state_dict,
-                                           load_state_dict_file)
-        state = convert_state_dict(load_state_dict_file(checkpoint))
-        if any(k.startswith(prefix) for k in state):
-            state = {k[len(prefix):]: v for k, v in state.items()
-                     if k.startswith(prefix)}
-        if 'pos_embed' in state:
-            state['pos_embed'] = self.fit_pos_embed(state['pos_embed'],
-                                                    pos_embed_grid)
-        self.load_backbone_state_dict(state, source=checkpoint)
+        check_folder_fits(checkpoint, self)
+        fitted = fit.fit_state_dict(
+            self, load_state_dict_file(checkpoint), check='subset',
+            prefix=prefix, may_lack=PRETRAINED_MAY_LACK,
+            pos_embed_grid=pos_embed_grid, source=checkpoint,
+            what=f'{type(self).__name__} (embed_dim={self.embed_dim}, '
+            f'depth={self.depth})')
+        self.load_state_dict(fitted.state, strict=False)
+        from mmengine.logging import MMLogger
+        MMLogger.get_current_instance().info(
+            f'Loaded backbone weights from {checkpoint} ({fitted.layout} '
+            f'layout); left at their initial values: '
+            f'{fitted.left_out or "none"}; ignored: {fitted.ignored or "none"}')
 
     def fit_pos_embed(self,
                       pos_embed: Tensor,
@@ -351,55 +334,10 @@ class ViTPoseBackbone(BaseBackbone):
         ``load_state_dict`` (mmengine's ``load_from`` included) fine-tunes
         a 256x192 checkpoint at another resolution."""
         key = prefix + 'pos_embed'
-        stored = state_dict.get(key)
-        if (isinstance(stored, Tensor) and stored.dim() == 3
-                and stored.shape != self.pos_embed.shape
-                and stored.shape[2] == self.embed_dim):
-            state_dict[key] = self.fit_pos_embed(stored)
+        if isinstance(state_dict.get(key), Tensor):
+            fit.resize_stored_pos_embed(state_dict, {key: self.pos_embed},
+                                        key, self.patch_embed.patch_shape)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
-
-    def load_backbone_state_dict(self, state: dict, source: str = '') -> None:
-        """Strict load of a pretrained backbone: every tensor must fit, and
-        every tensor of this backbone must be in ``state`` except those a
-        pretrained backbone legitimately lacks
-        (:data:`PRETRAINED_MAY_LACK`, listed in the log). Keys of
-        ``state`` this backbone has no use for (MAE's decoder, mask token)
-        are ignored and logged.
-
-        Raises:
-            ValueError: A tensor's shape does not fit, ``state`` holds no
-                tensor of this backbone, or it lacks others (e.g. blocks
-                6-11 of a 6-block MAE checkpoint offered to ViTPose-B, or
-                the experts of ViTPose+), listing them.
-        """
-        own = self.state_dict()
-        bad = [f'{k}: checkpoint {tuple(v.shape)} vs model '
-               f'{tuple(own[k].shape)}' for k, v in state.items()
-               if k in own and own[k].shape != v.shape]
-        if bad:
-            raise ValueError(
-                f'Checkpoint {source} does not fit this '
-                f'{type(self).__name__} (embed_dim={self.embed_dim}, '
-                f'depth={self.depth}):\n  ' + '\n  '.join(bad[:10]))
-        unexpected = sorted(set(state) - set(own))
-        missing = sorted(set(own) - set(state))
-        if not set(state) & set(own):
-            raise ValueError(f'Checkpoint {source} has no backbone weights '
-                             'for this model')
-        allowed = [k for k in missing if may_lack(k)]
-        lacking = [k for k in missing if not may_lack(k)]
-        if lacking:
-            raise ValueError(
-                f'Checkpoint {source} lacks {len(lacking)} tensors of this '
-                f'{type(self).__name__} (depth={self.depth}), which would '
-                f'stay random: {_summarise(lacking)}')
-        self.load_state_dict({k: v for k, v in state.items() if k in own},
-                             strict=False)
-        from mmengine.logging import MMLogger
-        logger = MMLogger.get_current_instance()
-        logger.info(f'Loaded backbone weights from {source}; left at their '
-                    f'initial values: {allowed or "none"}; ignored: '
-                    f'{unexpected or "none"}')
 
     # ----------------------------------------------------------- freezing --
     def _freeze(self, *modules: nn.Module) -> None:

@@ -6,8 +6,8 @@ Everything but the FFN is :class:`ViTPoseBackbone`; each block's FFN is a
 part, one expert per dataset for the last ``part_features`` channels). The
 same per-sample ``dataset_index`` selects the expert in every block.
 
-Expert order of the released ViTPose+ checkpoints: 0 COCO, 1 AIC, 2 MPII,
-3 AP-10K, 4 APT-36K, 5 COCO-WholeBody.
+The expert order of the released ViTPose+ checkpoints is
+:data:`vitpose_mm.checkpoint.experts.RELEASED_DATASETS`.
 """
 from typing import Optional, Tuple
 

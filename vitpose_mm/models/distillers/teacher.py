@@ -20,7 +20,9 @@ def load_pose_weights(model: nn.Module, checkpoint: str) -> None:
     The file is read by :func:`vitpose_mm.checkpoint.load_state_dict_file`
     (``torch.load(weights_only=True)`` or safetensors), converted from any
     supported layout (ours, original ViTPose, mmpose 1.x, transformers) and
-    checked by :func:`vitpose_mm.checkpoint.check_fits`.
+    checked by :func:`vitpose_mm.checkpoint.fit_state_dict` (exactly: the
+    teacher may be any module with our keys, with or without the load
+    pre-hook).
 
     Args:
         model (nn.Module): A module with our pose-model keys
@@ -35,9 +37,12 @@ def load_pose_weights(model: nn.Module, checkpoint: str) -> None:
         ValueError: If the weights do not fit ``model`` exactly (the message
             names the first mismatch).
     """
-    from vitpose_mm.checkpoint import check_fits, load_state_dict_file
+    from vitpose_mm.checkpoint import fit_state_dict, load_state_dict_file
+    from ..load_hook import head_note
     state = load_state_dict_file(checkpoint)
-    model.load_state_dict(check_fits(model, state), strict=True)
+    model.load_state_dict(
+        fit_state_dict(model, state, head_note=head_note(model),
+                       source=checkpoint).state, strict=True)
     MMLogger.get_current_instance().info(
         f'Loaded the frozen teacher weights from {checkpoint}')
 

@@ -83,6 +83,13 @@ class ViTPoseAEHead(AssociativeEmbeddingHead):
             init_cfg=init_cfg,
             **kwargs)
 
+    def output_description(self) -> str:
+        """What the final layer holds, for the checkpoint fit messages
+        (:func:`vitpose_mm.checkpoint.fit_state_dict`'s ``head_note``): K
+        heatmaps and K * L tag maps in one (K + K * L)-channel layer."""
+        return (f'predicts {self.num_keypoints} keypoints with '
+                f'tag_dim={self.tag_dim}')
+
     def predict(self, feats, batch_data_samples: OptSampleList,
                 test_cfg: ConfigType = {}):
         """mmpose's ``AssociativeEmbeddingHead.predict``, with its

@@ -17,11 +17,14 @@ Differences from the original, on purpose:
   zero contribution, so DDP does not see unused parameters when a batch
   lacks some datasets.
 """
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from vitpose_mm.checkpoint.experts import fold_expert
+from .mlp import Mlp
 
 
 class MoEMlp(nn.Module):
@@ -84,6 +87,40 @@ class MoEMlp(nn.Module):
                              f'[0, {self.num_expert})')
         return index
 
+    def dense_fc2(self, expert: int) -> Tuple[Tensor, Tensor]:
+        """The fc2 of dataset ``expert`` as one dense Linear: the
+        (C, hidden) weight and (C,) bias with rows ``[fc2; experts[expert]]``
+        (:func:`~vitpose_mm.checkpoint.experts.fold_expert`). New tensors
+        that carry gradients to ``fc2`` and the expert.
+
+        Raises:
+            ValueError: If ``expert`` is not in [0, num_expert).
+        """
+        if not 0 <= expert < self.num_expert:
+            raise ValueError(f'expert {expert} out of range [0, '
+                             f'{self.num_expert})')
+        part = self.experts[expert]
+        return (fold_expert(self.fc2.weight, part.weight),
+                fold_expert(self.fc2.bias, part.bias))
+
+    def dense_mlp(self, expert: int) -> Mlp:
+        """A dense :class:`Mlp` equal to this FFN for samples of dataset
+        ``expert`` (fc1 and the activation copied, fc2 from
+        :meth:`dense_fc2`; no dropout), on this FFN's device.
+
+        Raises:
+            ValueError: If ``expert`` is not in [0, num_expert).
+        """
+        weight, bias = self.dense_fc2(expert)
+        mlp = Mlp(self.fc1.in_features, self.fc1.out_features).to(
+            self.fc1.weight.device)
+        mlp.act = self.act
+        with torch.no_grad():
+            mlp.fc1.load_state_dict(self.fc1.state_dict())
+            mlp.fc2.weight.copy_(weight)
+            mlp.fc2.bias.copy_(bias)
+        return mlp
+
     def forward(self,
                 x: Tensor,
                 dataset_index: Optional[Tensor] = None) -> Tensor:
@@ -94,9 +131,7 @@ class MoEMlp(nn.Module):
         experts = index.unique()
         if experts.numel() == 1:
             # One dataset in the batch: one GEMM with [fc2; expert] stacked.
-            expert = self.experts[int(experts)]
-            out = F.linear(h, torch.cat([self.fc2.weight, expert.weight]),
-                           torch.cat([self.fc2.bias, expert.bias]))
+            out = F.linear(h, *self.dense_fc2(int(experts)))
         else:
             shared = self.fc2(h)
             part = h.new_empty(B, h.shape[1], self.part_features)

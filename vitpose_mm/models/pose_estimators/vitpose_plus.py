@@ -47,6 +47,8 @@ from mmpose.utils.typing import (ConfigType, ForwardResults, OptConfigType,
                                  OptMultiConfig, OptSampleList, SampleList)
 from torch import Tensor, nn
 
+from vitpose_mm.checkpoint.experts import resolve_dataset
+
 _ENTRY_KEYS = {'name', 'dataset_type', 'metainfo', 'head'}
 
 
@@ -205,20 +207,29 @@ class ViTPosePlusEstimator(TopdownPoseEstimator):
         visualiser read) that dataset's metainfo.
 
         Args:
-            name (str, optional): One of :attr:`dataset_names`; None clears
-                the choice.
+            name (str, optional): One of :attr:`dataset_names` (or its
+                index); None clears the choice.
 
         Returns:
             ViTPosePlusEstimator: ``self``.
 
         Raises:
-            ValueError: If ``name`` is not one of :attr:`dataset_names`.
+            ValueError: As :meth:`dataset_position`.
         """
-        if name is not None and name not in self.dataset_names:
-            raise ValueError(f'Unknown dataset {name!r}; this model has '
-                             f'{self.dataset_names}')
+        if name is not None:
+            name = self.dataset_names[self.dataset_position(name)]
         self.test_cfg['dataset'] = name
         return self
+
+    def dataset_position(self, dataset: Union[str, int]) -> int:
+        """The expert index of ``dataset``, one of :attr:`dataset_names`
+        or an index (:func:`~vitpose_mm.checkpoint.experts.resolve_dataset`).
+
+        Raises:
+            ValueError: If the name is unknown or the index out of range.
+        """
+        return resolve_dataset(dataset, self.dataset_names,
+                               holder='this model')
 
     @property
     def dataset_meta(self) -> Optional[dict]:
@@ -274,7 +285,7 @@ class ViTPosePlusEstimator(TopdownPoseEstimator):
                 "sample's metainfo (ViTPoseSetDatasetIndex in the dataset's "
                 "pipeline and 'dataset_index' in PackPoseInputs' meta_keys)"
                 f'{hint}; got none')
-        return torch.full((batch_size, ), self.dataset_names.index(name),
+        return torch.full((batch_size, ), self.dataset_position(name),
                           dtype=torch.long)
 
     # ------------------------------------------------------------- routing
