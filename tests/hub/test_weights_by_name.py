@@ -301,3 +301,37 @@ def test_demo_takes_a_name_for_checkpoint_and_config(zoo, tmp_path):
     assert "unknown model name 'vitpose-tset'" in last
     assert ALIAS in last  # the close name
     assert 'Traceback' not in bad.stderr
+
+
+def test_vitpose_plus_file_is_cached_as_one_datasets_plain_vitpose(
+        zoo, tmp_path, monkeypatch):
+    """A transformers ViTPose+ ``model.safetensors`` (six experts, one
+    head), as ``usyd-community/vitpose-plus-*``, fetched for one dataset
+    (``Weights Dataset``): cached once as the plain ViTPose of that
+    dataset's expert in the released order (mpii: ``dataset_index=2``),
+    whose heatmaps are transformers' for that index."""
+    transformers = pytest.importorskip('transformers')
+    from tests.checkpoint.helpers import build_pose_model, randomise_
+    from tests.checkpoint.test_hf_moe_parity import batch, hf_backbone_config
+    from vitpose_mm.hub import fetch_weights
+    hf = randomise_(transformers.VitPoseForPoseEstimation(
+        transformers.VitPoseConfig(
+            backbone_config=hf_backbone_config(num_experts=6),
+            num_labels=5, use_simple_decoder=False)).eval(), seed=31)
+    raw = tmp_path / 'model.safetensors'
+    save_state_dict_file(hf.state_dict(), str(raw))
+    path = '/usyd/vitpose-plus-tiny/resolve/main/model.safetensors'
+    zoo['server'].files[path] = (raw.read_bytes(), 'file')
+    monkeypatch.setenv('VITPOSE_MM_HOME', str(tmp_path / 'home'))
+    cached = fetch_weights(zoo['server'].url(path), dataset='mpii')
+    assert cached.name == 'model.mpii.vitpose_mm.pth'
+    state = torch.load(cached, weights_only=True)
+    assert state['meta']['layout'] == 'hf'
+    assert not any('experts' in k for k in state['state_dict'])
+    plain = build_pose_model('classic')
+    plain.load_state_dict(state['state_dict'], strict=True)
+    x = batch()
+    with torch.no_grad():
+        want = hf(pixel_values=x, dataset_index=torch.tensor([2, 2]))
+        got = plain(x, None, mode='tensor')
+    torch.testing.assert_close(got, want.heatmaps, rtol=0, atol=1e-5)

@@ -170,6 +170,20 @@ def _download(url: str, source: str, dst, expected: Optional[str]) -> str:
     return digest
 
 
+def _expert_names(state: dict) -> Optional[tuple]:
+    """The dataset names of a ViTPose+ file's experts when the file does
+    not name them (transformers' files hold one head): the released
+    order, :data:`vitpose_mm.checkpoint.RELEASED_DATASETS` (the original
+    repo's ``dataset_index`` 0-5), if it has six experts; else None."""
+    from vitpose_mm.checkpoint import RELEASED_DATASETS, expert_config
+    from vitpose_mm.checkpoint.moe import dataset_order
+    config = expert_config(state)
+    if (config and config['num_expert'] == len(RELEASED_DATASETS)
+            and dataset_order(state, None) is None):
+        return RELEASED_DATASETS
+    return None
+
+
 def _convert(raw: str, final: Path, url: str, digest: str,
              dataset: Optional[str]) -> None:
     """Read the download (no unpickling), convert it to our layout with
@@ -185,7 +199,7 @@ def _convert(raw: str, final: Path, url: str, digest: str,
         layout = detect_layout(state)
         ours = convert_state_dict(state, src=layout)
         if dataset:
-            ours = split_experts(ours, dataset)
+            ours = split_experts(ours, dataset, _expert_names(ours))
     except ValueError as err:  # unreadable, unsafe, unknown layout ...
         msg = str(err).replace(raw, 'the file').splitlines()[0]
         raise WeightsError(f'{url} is not a usable ViTPose checkpoint: '
