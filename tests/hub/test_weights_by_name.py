@@ -111,6 +111,7 @@ warnings.simplefilter('ignore')
 from mmpose.apis import MMPoseInferencer, init_model
 from vitpose_mm.apis import init_pose_model
 import vitpose_mm
+import vitpose_mm.hub
 NAME, ALIAS, expected = sys.argv[1], sys.argv[2], torch.load(sys.argv[3])
 
 def diff(model):
@@ -124,8 +125,13 @@ stock = init_model(ours.cfg, 'vitpose://' + NAME, device='cpu')
 inferencer = MMPoseInferencer(pose2d=NAME, scope='vitpose_mm',
                               det_model='whole_image',
                               device='cpu')
+vitpose_mm.hub.register_loaders()  # (already done by our backbone)
+by_scheme = MMPoseInferencer(pose2d=NAME, scope='vitpose_mm',
+                             pose2d_weights='vitpose://' + NAME,
+                             det_model='whole_image', device='cpu')
 print(json.dumps(dict(ours=diff(ours), scheme=diff(stock),
-                      inferencer=diff(inferencer.inferencer.model))))
+                      inferencer=diff(inferencer.inferencer.model),
+                      inferencer_scheme=diff(by_scheme.inferencer.model))))
 '''
 
 
@@ -159,7 +165,8 @@ def test_first_run_downloads_and_converts_once_second_runs_offline(
         first = _clients(zoo, checkout, home)
     assert first == dict(ours=pytest.approx(0, abs=1e-5),
                          scheme=pytest.approx(0, abs=1e-5),
-                         inferencer=pytest.approx(0, abs=1e-5))
+                         inferencer=pytest.approx(0, abs=1e-5),
+                         inferencer_scheme=pytest.approx(0, abs=1e-5))
     # one download by our loader, one by mmengine's (torch hub's cache)
     assert server.requests[zoo['file']] == 2
     ours = [f for f in _files(home) if not f.startswith('torch')]

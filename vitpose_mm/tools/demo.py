@@ -63,6 +63,14 @@ deconvolutions, channels-last head), in --precision (fp32 by default: heatmaps w
 model; bf16 / fp16 keep LayerNorm, softmax accumulation and heatmaps in
 float32, and are only faster on CPUs with native half-precision kernels,
 e.g. AVX-512 BF16 / AMX, or on GPUs). --eager runs the model as built.
+
+A --pose-checkpoint may also be released weights by model name (a Name or
+Alias of model-index.yml, e.g. vitpose-b; its config is then the default
+--pose-config) or an http(s) URL: downloaded once into $VITPOSE_MM_HOME
+(default <torch hub dir>/vitpose_mm), sha256-checked, converted to our
+layout once and cached; later runs make no network call
+(vitpose_mm.hub).
+
 A --pose-checkpoint ending in .onnx is run by onnxruntime on the CPU with
 the config stored in the file (--pose-config optional; if given, it must
 have the file's input size and keypoint count).
