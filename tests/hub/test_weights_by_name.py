@@ -64,10 +64,12 @@ def _write_checkout(root: Path, weights: str) -> Path:
 def zoo(tmp_path_factory):
     """A running server with the tiny model's mmpose-layout file, the
     checkout naming it, and the expected heatmaps."""
+    from mmengine.registry import DefaultScope
     from mmpose.registry import MODELS
     tmp = tmp_path_factory.mktemp('zoo')
     (tmp / 'tiny.py').write_text(TINY_CONFIG)
-    model = MODELS.build(Config.fromfile(tmp / 'tiny.py').model).eval()
+    with DefaultScope.overwrite_default_scope('mmpose'):  # whatever ran
+        model = MODELS.build(Config.fromfile(tmp / 'tiny.py').model).eval()
     gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for p in model.parameters():
@@ -335,7 +337,9 @@ def test_vitpose_plus_file_is_cached_as_one_datasets_plain_vitpose(
     state = torch.load(cached, weights_only=True)
     assert state['meta']['layout'] == 'hf'
     assert not any('experts' in k for k in state['state_dict'])
-    plain = build_pose_model('classic')
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope('mmpose'):
+        plain = build_pose_model('classic')
     plain.load_state_dict(state['state_dict'], strict=True)
     x = batch()
     with torch.no_grad():
