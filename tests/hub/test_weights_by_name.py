@@ -346,3 +346,12 @@ def test_vitpose_plus_file_is_cached_as_one_datasets_plain_vitpose(
         want = hf(pixel_values=x, dataset_index=torch.tensor([2, 2]))
         got = plain(x, None, mode='tensor')
     torch.testing.assert_close(got, want.heatmaps, rtol=0, atol=1e-5)
+
+
+def test_unwritable_cache_is_one_line(zoo, tmp_path, monkeypatch):
+    from vitpose_mm.hub import WeightsError
+    (tmp_path / 'file').write_text('not a folder')
+    with pytest.raises(WeightsError, match=r'^cannot write the weights '
+                       r'cache .*\(set \$VITPOSE_MM_HOME to another folder\)$'):
+        _fetch(zoo, zoo['server'].url(zoo['file']), tmp_path / 'file',
+               monkeypatch)

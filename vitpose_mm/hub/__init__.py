@@ -6,7 +6,12 @@
   default ``<torch hub dir>/vitpose_mm``), mirrors, hash checks.
 - :mod:`.mmengine_scheme`: ``vitpose://NAME`` in mmengine's
   ``load_checkpoint`` (so ``load_from``, ``init_model``,
-  ``MMPoseInferencer(pose2d_weights=...)`` take it too).
+  ``MMPoseInferencer(pose2d_weights=...)`` take it too), registered when
+  one of our backbones is built or by :func:`register_loaders`, never at
+  import.
+- ``vitpose_mm.registry``: the scope ``vitpose_mm`` of mmengine's
+  inferencers, so ``MMPoseInferencer(pose2d=NAME, scope='vitpose_mm')``
+  finds our names.
 
 Our own entries (``init_pose_model``, the demo's ``--pose-checkpoint``) go
 through :func:`resolve_checkpoint`.

@@ -229,9 +229,10 @@ def fetch_weights(url: str,
 
     Raises:
         WeightsError: One line: a bad URL, offline mode without the file,
-            an HTTP / network error, an HTML page, a truncated download, a
-            hash mismatch, or a file that is no ViTPose checkpoint. Nothing
-            is left in the cache then.
+            a cache folder that cannot be written, an HTTP / network error,
+            an HTML page, a truncated download, a hash mismatch, a file
+            that is no ViTPose checkpoint, a full disk. Nothing is left in
+            the cache then.
     """
     final = cached_path(url, dataset)
     if final.is_file():
@@ -240,9 +241,15 @@ def fetch_weights(url: str,
         raise WeightsError(f'${OFFLINE_ENV}=1 and {url} is not cached '
                            f'(at {final})')
     expected = (sha256 or hash_in_name(url) or '').lower() or None
-    final.parent.mkdir(parents=True, exist_ok=True)
     lock = final.with_name(f'.{final.name}.lock')
-    with open(lock, 'a') as lock_file:
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        lock_file = open(lock, 'a')
+    except OSError as err:
+        raise WeightsError(f'cannot write the weights cache {final.parent}: '
+                           f'{err.strerror} (set ${HOME_ENV} to another '
+                           'folder)') from None
+    with lock_file:
         # Waits while another process fetches the same file.
         if fcntl is not None:
             fcntl.flock(lock_file, fcntl.LOCK_EX)
@@ -261,6 +268,9 @@ def fetch_weights(url: str,
                 with os.fdopen(fd, 'wb') as f:
                     digest = _download(url, mirrored(url), f, expected)
                 _convert(raw, final, url, digest, dataset)
+            except OSError as err:  # WriteError: a full disk, ...
+                raise WeightsError(f'{url}: {err}; nothing was cached'
+                                   ) from None
             finally:
                 _remove(raw)
         finally:
