@@ -268,7 +268,8 @@ def test_two_processes_fetching_at_once_share_one_whole_file(zoo, tmp_path):
     procs = [subprocess.Popen(
         [sys.executable, '-c', RACER, str(i), server.url(path), str(ready)],
         env=_env(zoo['checkout'], home), cwd=tmp_path,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for i in range(2)]
     results = []
     for proc in procs:
         out, err = proc.communicate(timeout=300)
@@ -352,6 +353,7 @@ def test_unwritable_cache_is_one_line(zoo, tmp_path, monkeypatch):
     from vitpose_mm.hub import WeightsError
     (tmp_path / 'file').write_text('not a folder')
     with pytest.raises(WeightsError, match=r'^cannot write the weights '
-                       r'cache .*\(set \$VITPOSE_MM_HOME to another folder\)$'):
+                       r'cache .*\(set \$VITPOSE_MM_HOME to another '
+                       r'folder\)$'):
         _fetch(zoo, zoo['server'].url(zoo['file']), tmp_path / 'file',
                monkeypatch)
