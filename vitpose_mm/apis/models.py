@@ -94,8 +94,12 @@ def init_pose_model(config: Union[str, Config, None], checkpoint: str,
         config (str | Config | None): Config file, or
             ``'<package>::<path>'``. May be None for an ``.onnx`` file;
             if given, its input size and keypoint count must be the file's.
-        checkpoint (str): Weights file (``.pth``, ``.safetensors``) or an
-            exported ``.onnx`` file.
+        checkpoint (str): Weights file (``.pth``, ``.safetensors``), an
+            exported ``.onnx`` file, or released weights by name (a
+            ``Name`` / ``Alias`` of ``model-index.yml``, or
+            ``vitpose://NAME``) or http(s) URL: downloaded once, checked,
+            converted and cached by :func:`vitpose_mm.hub.resolve_checkpoint`
+            (a name also gives the config when ``config`` is None).
         device (str): Torch device of the returned model (``.onnx``: cpu).
         allow_pickle (bool): Read checkpoints that hold Python objects
             besides tensors (e.g. mmengine training checkpoints); only for
@@ -109,7 +113,9 @@ def init_pose_model(config: Union[str, Config, None], checkpoint: str,
             ``.onnx`` file runs in the precision it was exported in.
 
     Raises:
-        InputError: Bad config, unreadable checkpoint, a checkpoint that
+        InputError: Bad config, unreadable checkpoint, an unknown weights
+            name or a failed download (:class:`vitpose_mm.hub.
+            WeightsError`'s line), a checkpoint that
             does not fit the config (the message names the first tensor
             that differs and both shapes), an unknown precision, half
             precision without ``fast``, or an ``.onnx`` file asked to run
@@ -121,6 +127,11 @@ def init_pose_model(config: Union[str, Config, None], checkpoint: str,
                          f'{list(PRECISIONS)}')
     if str(checkpoint).lower().endswith('.onnx'):
         return _init_onnx_pose_model(config, checkpoint, device, precision)
+    from vitpose_mm.hub import WeightsError, resolve_checkpoint
+    try:
+        config, checkpoint = resolve_checkpoint(config, checkpoint)
+    except WeightsError as err:
+        raise InputError(str(err)) from None
     if config is None:
         raise InputError(f'pose checkpoint {checkpoint}: a config is needed '
                          '(only .onnx files carry their own)')
