@@ -94,8 +94,12 @@ def init_pose_model(config: Union[str, Config, None], checkpoint: str,
         config (str | Config | None): Config file, or
             ``'<package>::<path>'``. May be None for an ``.onnx`` file;
             if given, its input size and keypoint count must be the file's.
-        checkpoint (str): Weights file (``.pth``, ``.safetensors``) or an
-            exported ``.onnx`` file.
+        checkpoint (str): Weights file (``.pth``, ``.safetensors``), an
+            exported ``.onnx`` file, or released weights by name (a
+            ``Name`` / ``Alias`` of ``model-index.yml``, or
+            ``vitpose://NAME``) or http(s) URL: downloaded once, checked,
+            converted and cached by :func:`vitpose_mm.hub.resolve_checkpoint`
+            (a name also gives the config when ``config`` is None).
         device (str): Torch device of the returned model (``.onnx``: cpu).
         allow_pickle (bool): Read checkpoints that hold Python objects
             besides tensors (e.g. mmengine training checkpoints); only for
@@ -114,7 +118,9 @@ def init_pose_model(config: Union[str, Config, None], checkpoint: str,
             its reason are logged and kept in ``model.precision_choice``.
 
     Raises:
-        InputError: Bad config, unreadable checkpoint, a checkpoint that
+        InputError: Bad config, unreadable checkpoint, an unknown weights
+            name or a failed download (:class:`vitpose_mm.hub.
+            WeightsError`'s line), a checkpoint that
             does not fit the config (the message names the first tensor
             that differs and both shapes), an unknown precision, half
             precision without ``fast``, or an ``.onnx`` file asked to run
@@ -131,10 +137,15 @@ def init_pose_model(config: Union[str, Config, None], checkpoint: str,
                                       'fp32' if precision == AUTO
                                       else precision)
         if precision == AUTO:
-            choice = (model.exported_precision, 'an .onnx file runs in the precision'
-                      ' it was exported in')
+            choice = (model.exported_precision, 'an .onnx file runs in '
+                      'the precision it was exported in')
             _log_choice(model, choice)
         return model
+    from vitpose_mm.hub import WeightsError, resolve_checkpoint
+    try:
+        config, checkpoint = resolve_checkpoint(config, checkpoint)
+    except WeightsError as err:
+        raise InputError(str(err)) from None
     if precision == AUTO:
         choice = (auto_precision(device) if fast else
                   ('fp32', 'the plain eager model (fast=False) is fp32'))

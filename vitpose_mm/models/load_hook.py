@@ -166,10 +166,14 @@ def prepare_loading(backbone: nn.Module) -> None:
     - :func:`vitpose_mm.checkpoint.mmengine_loader.register_loader`:
       mmengine's ``load_checkpoint`` reads transformers' ViTPose folders
       and safetensors files (and nothing else differently);
+    - :func:`vitpose_mm.hub.register_loaders`: ``vitpose://NAME`` (that
+      scheme only) reads released weights by name from the cache;
     - :func:`expect_parent`: the load pre-hook on its pose model.
     """
+    from ..hub.mmengine_scheme import register_loaders
     allow_mmengine_checkpoints()
     register_loader()
+    register_loaders()
     expect_parent(backbone)
 
 

@@ -65,6 +65,14 @@ float32, and are only faster on CPUs with native half-precision kernels,
 e.g. AVX-512 BF16 / AMX, or on GPUs; --precision auto picks the fastest
 precision this CPU runs with keypoints within 0.5 px of fp32 and logs which
 and why: ``vitpose_runtime.precision``). --eager runs the model as built.
+
+A --pose-checkpoint may also be released weights by model name (a Name or
+Alias of model-index.yml, e.g. vitpose-b; its config is then the default
+--pose-config) or an http(s) URL: downloaded once into $VITPOSE_MM_HOME
+(default <torch hub dir>/vitpose_mm), sha256-checked, converted to our
+layout once and cached; later runs make no network call
+(vitpose_mm.hub).
+
 A --pose-checkpoint ending in .onnx is run by onnxruntime on the CPU with
 the config stored in the file (--pose-config optional; if given, it must
 have the file's input size and keypoint count).
@@ -185,9 +193,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'bottom-up; '
                         'optional for an .onnx checkpoint')
     parser.add_argument('--pose-checkpoint', required=True,
-                        help='pose checkpoint (.pth, .safetensors) or a '
+                        help='pose checkpoint (.pth, .safetensors), a '
                         'model exported by vitpose_mm.tools.export_onnx '
-                        '(.onnx)')
+                        '(.onnx), or released weights by model name '
+                        '(model-index.yml; its config is the default '
+                        '--pose-config) or URL: downloaded once into '
+                        '$VITPOSE_MM_HOME, checked, converted, cached')
     parser.add_argument('--det-config',
                         help='mmdet config, e.g. '
                         'mmdet::yolox/yolox_nano_8xb8-300e_coco.py')
@@ -273,6 +284,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                       help='box opacity (%(default)s)')
     args = parser.parse_args(argv)
     onnx = args.pose_checkpoint.lower().endswith('.onnx')
+    if args.pose_config is None and not onnx:
+        from vitpose_mm.hub import WeightsError, config_of
+        try:
+            args.pose_config = config_of(args.pose_checkpoint)
+        except WeightsError as err:
+            parser.error(f'--pose-checkpoint: {err}')
     config_bottomup = (not onnx and args.pose_config is not None
                        and _config_is_bottomup(args.pose_config))
     if args.bottom_up and not config_bottomup:
@@ -291,8 +308,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         parser.error('give --det-config and --det-checkpoint, or --bboxes '
                      '(or a bottom-up pose config)')
     if args.pose_config is None and not onnx:
-        parser.error('--pose-config is needed (only .onnx checkpoints carry '
-                     'their own config)')
+        parser.error('--pose-config is needed (only .onnx checkpoints and '
+                     'weights names carry their own config)')
     if args.eager and args.precision not in ('fp32', 'auto'):
         parser.error(f'--precision {args.precision} runs on the fast path; '
                      'drop --eager')
