@@ -9,7 +9,9 @@ for loading (the pose models' load pre-hook that converts the other ViTPose
 layouts and checks the fit, mmengine reading transformers' ViTPose files,
 ``torch.load`` reading mmengine training checkpoints through a narrow
 allow-list) is set up when one of our backbones is built
-(:func:`vitpose_mm.models.load_hook.prepare_loading`).
+(:func:`vitpose_mm.models.load_hook.prepare_loading`; it also lets
+mmengine's ``load_checkpoint`` read released weights by model name,
+``vitpose://NAME``, that scheme only: :mod:`vitpose_mm.hub`).
 
 It also makes ``_base_ = ['vitpose_mm::<path under configs/>']`` resolve
 to the installed package's configs (mmengine only knows the packages named

@@ -1,6 +1,7 @@
 """Tiny pose models and seeded random weights for the checkpoint tests."""
 import torch
 from mmpose.registry import MODELS
+from mmengine.registry import DefaultScope
 from torch import nn
 
 #: Tiny sizes: 64x48 input -> 4x3 tokens -> 16x12 heatmaps.
@@ -37,7 +38,10 @@ def pose_model_cfg(decoder: str = 'classic',
 
 
 def build_pose_model(decoder: str = 'classic', **kwargs) -> nn.Module:
-    return MODELS.build(pose_model_cfg(decoder, **kwargs)).eval()
+    # mmpose's registry, whatever scope an earlier test left current (an
+    # in-process mmdet detector makes 'mmdet' the default scope)
+    with DefaultScope.overwrite_default_scope('mmpose'):
+        return MODELS.build(pose_model_cfg(decoder, **kwargs)).eval()
 
 
 @torch.no_grad()

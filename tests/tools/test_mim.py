@@ -192,3 +192,33 @@ def test_declared_dependencies_admit_the_tested_stack(installed):
             f'{req} does not admit the installed {installed_version}'
     homepage = dist.metadata.get_all('Project-URL') or []
     assert any('ViTAE-Transformer/ViTPose' in url for url in homepage)
+
+
+def test_mim_download_fetches_weights_by_name(installed, tmp_path):
+    """``mim download vitpose_mm --config NAME`` fetches the ``Weights`` of
+    a metafile entry and dumps its config. The installed copy's index is
+    replaced by one naming a checkpoint on a server on 127.0.0.1 (no
+    machine here reaches the released files' hosts)."""
+    if not MIM.is_file():
+        pytest.skip(f'mim is not installed next to {sys.executable}')
+    from tests.hub.server import CheckpointServer
+    from tests.hub.test_weights_by_name import NAME, TINY_CONFIG, _metafile
+    site = tmp_path / 'site'
+    shutil.copytree(installed, site, symlinks=True)
+    mim = site / 'vitpose_mm' / '.mim'
+    (mim / 'test_tiny.py').write_text(TINY_CONFIG)
+    data = os.urandom(4096)  # mim stores the bytes as they come
+    with CheckpointServer() as server:
+        server.files['/zoo/tiny.pth'] = (data, 'file')
+        (mim / 'test_metafile.yml').write_text(
+            _metafile(server.url('/zoo/tiny.pth'), 'test_tiny.py'))
+        (mim / 'model-index.yml').write_text(
+            'Import:\n- test_metafile.yml\n')
+        dest = tmp_path / 'dest'
+        out = _run([str(MIM), 'download', 'vitpose_mm', '--config', NAME,
+                    '--dest', str(dest)], site, tmp_path)
+    assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
+    assert (dest / 'tiny.pth').read_bytes() == data
+    assert server.requests['/zoo/tiny.pth'] == 1
+    dumped = (dest / f'{NAME}.py').read_text()
+    assert 'embed_dim=32' in dumped.replace(' ', '')

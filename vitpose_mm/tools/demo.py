@@ -62,7 +62,17 @@ layers on AVX-512 CPUs, fused GELU, BN folded into the head's
 deconvolutions, channels-last head), in --precision (fp32 by default: heatmaps within 1e-4 of the eager
 model; bf16 / fp16 keep LayerNorm, softmax accumulation and heatmaps in
 float32, and are only faster on CPUs with native half-precision kernels,
-e.g. AVX-512 BF16 / AMX, or on GPUs). --eager runs the model as built.
+e.g. AVX-512 BF16 / AMX, or on GPUs; --precision auto picks the fastest
+precision this CPU runs with keypoints within 0.5 px of fp32 and logs which
+and why: ``vitpose_runtime.precision``). --eager runs the model as built.
+
+A --pose-checkpoint may also be released weights by model name (a Name or
+Alias of model-index.yml, e.g. vitpose-b; its config is then the default
+--pose-config) or an http(s) URL: downloaded once into $VITPOSE_MM_HOME
+(default <torch hub dir>/vitpose_mm), sha256-checked, converted to our
+layout once and cached; later runs make no network call
+(vitpose_mm.hub).
+
 A --pose-checkpoint ending in .onnx is run by onnxruntime on the CPU with
 the config stored in the file (--pose-config optional; if given, it must
 have the file's input size and keypoint count).
@@ -190,9 +200,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'bottom-up; '
                         'optional for an .onnx checkpoint')
     parser.add_argument('--pose-checkpoint', required=True,
-                        help='pose checkpoint (.pth, .safetensors) or a '
+                        help='pose checkpoint (.pth, .safetensors), a '
                         'model exported by vitpose_mm.tools.export_onnx '
-                        '(.onnx)')
+                        '(.onnx), or released weights by model name '
+                        '(model-index.yml; its config is the default '
+                        '--pose-config) or URL: downloaded once into '
+                        '$VITPOSE_MM_HOME, checked, converted, cached')
     parser.add_argument('--det-config',
                         help='mmdet config, e.g. '
                         'mmdet::yolox/yolox_nano_8xb8-300e_coco.py')
@@ -229,10 +242,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='ViTPose+ models: the dataset whose expert and head to use '
         f'(the released models: {", ".join(RELEASED_DATASETS)}); '
         "default: the config's test_cfg.dataset")
-    parser.add_argument('--precision', choices=list(PRECISIONS),
+    parser.add_argument('--precision', choices=list(PRECISIONS) + ['auto'],
                         default='fp32',
                         help='compute precision of the pose model '
-                        '(%(default)s); LayerNorm and heatmaps stay fp32')
+                        '(%(default)s); LayerNorm and heatmaps stay fp32; '
+                        'auto: the fastest this CPU runs natively with '
+                        'keypoints within 0.5 px of fp32 (it says which '
+                        'and why)')
     parser.add_argument('--eager', action='store_true',
                         help='run the pose model as built (plain PyTorch, '
                         'fp32) instead of the fast inference path')
@@ -275,6 +291,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                       help='box opacity (%(default)s)')
     args = parser.parse_args(argv)
     onnx = args.pose_checkpoint.lower().endswith('.onnx')
+    if args.pose_config is None and not onnx:
+        from vitpose_mm.hub import WeightsError, config_of
+        try:
+            args.pose_config = config_of(args.pose_checkpoint)
+        except WeightsError as err:
+            parser.error(f'--pose-checkpoint: {err}')
     config_bottomup = (not onnx and args.pose_config is not None
                        and _config_is_bottomup(args.pose_config))
     if args.bottom_up and not config_bottomup:
@@ -293,15 +315,15 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         parser.error('give --det-config and --det-checkpoint, or --bboxes '
                      '(or a bottom-up pose config)')
     if args.pose_config is None and not onnx:
-        parser.error('--pose-config is needed (only .onnx checkpoints carry '
-                     'their own config)')
-    if args.eager and args.precision != 'fp32':
+        parser.error('--pose-config is needed (only .onnx checkpoints and '
+                     'weights names carry their own config)')
+    if args.eager and args.precision not in ('fp32', 'auto'):
         parser.error(f'--precision {args.precision} runs on the fast path; '
                      'drop --eager')
     if args.device is None:
         args.device = ('cuda:0' if torch.cuda.is_available() and not onnx
                        else 'cpu')
-    if onnx and (args.eager or args.precision != 'fp32'):
+    if onnx and (args.eager or args.precision not in ('fp32', 'auto')):
         parser.error('an .onnx pose checkpoint runs in fp32 with '
                      'onnxruntime: drop --eager / --precision')
     if onnx and args.draw_heatmap:
@@ -340,7 +362,7 @@ def describe_path(model) -> str:
     """How the pose model runs, for the log: 'fast path (fp32, onednn)',
     'eager (fp32)' or 'onnxruntime (fp32)'."""
     if hasattr(model, 'exported_dataset'):
-        return 'onnxruntime (fp32)'
+        return f'onnxruntime ({model.exported_precision})'
     cfg = getattr(model, 'deploy_cfg', None)
     if cfg is None:
         return 'eager (fp32)'
