@@ -10,6 +10,7 @@ of ``../shared/data/coco``, for each pose path of the demo:
 | `eager` | ``init_pose_model(..., fast=False)``: plain PyTorch fp32 (``--eager``) |
 | `fast` | ``init_pose_model(...)``: the default fast path, fp32 |
 | `bf16` | ``init_pose_model(..., precision='bf16')`` (``--precision bf16``) |
+| `int8` | ``init_pose_model(..., precision='int8')`` (``--precision int8``: dynamic int8 linear layers) |
 | `ort` | the model exported to ONNX, run by onnxruntime (``.onnx`` checkpoint) |
 | `runtime` | ``projects/vitpose_runtime``: the same ONNX file and the YOLOX-Nano ONNX file, numpy + OpenCV + onnxruntime only |
 
@@ -44,7 +45,7 @@ DET_CFG = 'mmdet::yolox/yolox_nano_8xb8-300e_coco.py'
 POSE_CFG = ('configs/body_2d_keypoint/topdown_heatmap/coco/'
             'vitpose-mm_td-hm_ViTPose-{size}_8xb64-210e_coco-256x192.py')
 SIZES = {'S': 'small', 'B': 'base', 'L': 'large', 'H': 'huge'}
-PATHS = ('eager', 'fast', 'bf16', 'ort', 'runtime')
+PATHS = ('eager', 'fast', 'bf16', 'int8', 'ort', 'runtime')
 
 
 def pose_models(size: str, paths, folder: Path) -> Dict[str, torch.nn.Module]:
@@ -77,7 +78,7 @@ def pose_models(size: str, paths, folder: Path) -> Dict[str, torch.nn.Module]:
         else:
             models[path] = init_pose_model(
                 config, str(ckpt), fast=path != 'eager',
-                precision='bf16' if path == 'bf16' else 'fp32')
+                precision=path if path in ('bf16', 'int8') else 'fp32')
     return models
 
 

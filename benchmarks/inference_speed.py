@@ -17,6 +17,12 @@ Every implementation computes the same function: one random ViTPose
 ``int8``       ``optimize_for_inference(precision='int8')``: dynamic int8
                linear layers (torch's quantized engine), the rest fp32
 ``ort-int8``   ``export_onnx(int8=True)`` run by onnxruntime (opt-in)
+``int8-static``  :func:`vitpose_mm.deploy.static_int8.quantize_static_int8`
+               (PT2E, x86 inductor quantiser, ``torch.compile``;
+               calibrated on random crops: a speed row; opt-in, needs
+               torchao)
+``bf16-compile``  the eager model under bf16 autocast, ``torch.compile``
+               with freezing (opt-in)
 =============  ===========================================================
 
 and the heatmaps of each are checked against ``ours`` (``err``: max abs
@@ -30,16 +36,19 @@ resident before): resident memory sampled every millisecond after
 implementations hold fp32 weights (S 95 MiB, B 343 MiB, L 1.2 GiB) except
 ``bf16`` / ``fp16`` (half of that).
 
-The GEMM peak of the machine is measured in the same run (a 2048^3 fp32
-``torch.mm`` and a oneDNN prepacked linear of the same size); ``GFLOP/s``
-is images/s x the model's GFLOP per image (counted by
-``torch.utils.flop_counter``) and ``%peak`` its share of the faster of
-the two; for ``int8`` / ``ort-int8`` it is the share of the int8 GEMM peak
-measured in the same run (a 2048^3 dynamic int8 ``nn.Linear`` of torch's
-quantized engine, activation quantisation included; counted as
-2 n^3 ops). ViTPose+ (6 experts) is timed as ``moe`` (per-sample routing),
-``dense`` (its expert folded into a dense FFN, :class:`HeatmapNet`) and
-``moe-fast`` (``optimize_for_inference``).
+The GEMM peak of every precision the rows use is measured in the same
+run (:mod:`peaks`: fp32 / bf16 / fp16 ``torch.mm`` and oneDNN prepacked
+linear; int8 dynamic linear, ``torch._int_mm`` and oneDNN's static
+qlinear), where the CPU runs that precision natively. The model's GFLOP
+per image is counted once per model, on the fp32 eager model
+(``torch.utils.flop_counter``), whatever ``--impls`` lists; ``GFLOP/s``
+is images/s x that count (GOP/s for int8 rows) and ``%peak`` its share of
+the peak of the row's **own** precision (``peak`` column: fp32 rows over
+the fp32 peak, bf16 over bf16, int8 over int8). A precision the CPU does
+not run natively has no peak of its own: its rows are put over the fp32
+peak and marked ``fp32*``. ViTPose+ (6 experts) is timed as ``moe``
+(per-sample routing), ``dense`` (its expert folded into a dense FFN,
+:class:`HeatmapNet`) and ``moe-fast`` (``optimize_for_inference``).
 
 Examples::
 
@@ -65,7 +74,7 @@ import sys
 import threading
 import time
 import warnings
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -73,14 +82,20 @@ from torch import Tensor, nn
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
+from peaks import (count_gflop, cpu_flags, gemm_peaks,  # noqa: E402
+                   native_precisions)
 from tables import markdown_table  # noqa: E402
 from tests.deploy.helpers import scale_heads  # noqa: E402
 
 SIZES = {'S': 'small', 'B': 'base', 'L': 'large', 'H': 'huge'}
 IMPLS = ('hf-eager', 'hf-sdpa', 'mmpose', 'ours', 'fast', 'bf16', 'int8')
-OPTIONAL_IMPLS = ('fast-onednn', 'fp16', 'ort', 'ort-int8')
-#: Rows whose %peak is against the int8 GEMM peak.
-INT8_IMPLS = ('int8', 'ort-int8')
+OPTIONAL_IMPLS = ('fast-onednn', 'fp16', 'ort', 'ort-int8', 'int8-static',
+                  'bf16-compile')
+#: The precision of each row whose GEMMs are not fp32 (its %peak is over
+#: that precision's GEMM peak).
+ROW_PRECISION = {'bf16': 'bf16', 'fp16': 'fp16', 'int8': 'int8',
+                 'ort-int8': 'int8', 'int8-static': 'int8',
+                 'bf16-compile': 'bf16'}
 PLUS_IMPLS = ('moe', 'dense', 'moe-fast')
 OUR_CONFIG = ('configs/body_2d_keypoint/topdown_heatmap/coco/'
               'vitpose-mm_td-hm_ViTPose-{size}{simple}_8xb64-210e_coco-256x192.py')
@@ -186,10 +201,27 @@ def export_ort(ours: nn.Module, size: str, decoder: str,
     return lambda x: torch.from_numpy(runner.heatmaps(x))
 
 
-def make_impls(names, size: str, decoder: str) -> Dict[str, Callable]:
-    """{name: crops -> heatmaps} for the implementations in ``names``."""
+def compiled_bf16(ours: nn.Module) -> Callable:
+    """``ours`` under bf16 autocast, ``torch.compile``d (inductor,
+    freezing: weights folded and prepacked in bf16)."""
+    from vitpose_mm.deploy.static_int8 import frozen
+    fn = frozen(torch.compile(lambda x: ours(x, None, mode='tensor')))
+
+    def run(x):
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            return fn(x).float()
+    return run
+
+
+def make_impls(names, size: str, decoder: str,
+               ours: Optional[nn.Module] = None,
+               batch: int = 8) -> Dict[str, Callable]:
+    """{name: crops -> heatmaps} for the implementations in ``names``
+    (``ours``: the eager model of ``size``, built when not given;
+    ``batch``: the batch size ``int8-static`` is calibrated at, on random
+    crops)."""
     from vitpose_mm.deploy import optimize_for_inference
-    ours = build_ours(size, decoder)
+    ours = build_ours(size, decoder) if ours is None else ours
     impls = {}
 
     def tensor_mode(model):
@@ -219,6 +251,13 @@ def make_impls(names, size: str, decoder: str) -> Dict[str, Callable]:
                 impls[name] = tensor_mode(model)
             elif name == 'int8':
                 impls[name] = tensor_mode(optimize_for_inference(ours, name))
+            elif name == 'int8-static':
+                from vitpose_mm.deploy.static_int8 import \
+                    quantize_static_int8
+                impls[name] = quantize_static_int8(
+                    ours, torch.randn(batch, 3, 256, 192))
+            elif name == 'bf16-compile':
+                impls[name] = compiled_bf16(ours)
             elif name in ('ort', 'ort-int8'):
                 impls[name] = export_ort(ours, size, decoder,
                                          int8=name == 'ort-int8')
@@ -294,42 +333,6 @@ def time_round_robin(impls: Dict[str, Callable], x: Tensor, repeats: int,
     return times
 
 
-def gemm_peak(repeats: int, n: int = 2048) -> Dict[str, float]:
-    """GFLOP/s of an n^3 fp32 ``torch.mm`` and of a oneDNN prepacked
-    linear of the same size, median of ``repeats``, interleaved."""
-    a, w = torch.randn(n, n), torch.randn(n, n)
-    fns = {'torch.mm': lambda: torch.mm(a, w.t())}
-    if torch.backends.mkldnn.is_available():
-        packed = torch.ops.mkldnn._reorder_linear_weight(w, n)
-        fns['onednn'] = lambda: torch.ops.mkldnn._linear_pointwise(
-            a, packed, None, 'none', [], '')
-    times = time_round_robin({k: (lambda f: lambda _: f())(f)
-                              for k, f in fns.items()}, a, repeats, 1)
-    return {k: 2 * n**3 / statistics.median(v) / 1e9
-            for k, v in times.items()}
-
-
-def int8_gemm_peak(repeats: int, n: int = 2048) -> Dict[str, float]:
-    """GOP/s (2 n^3 multiply-adds) of an n^3 dynamic int8 linear layer
-    of torch's quantized engine (per-call activation quantisation
-    included), median of ``repeats``."""
-    from vitpose_mm.deploy.int8 import int8_linear
-    layer = int8_linear(nn.Linear(n, n, bias=False))
-    a = torch.randn(n, n)
-    times = time_round_robin({'int8': lambda x: layer(x)}, a, repeats, 1)
-    return {f'{torch.backends.quantized.engine} int8':
-            2 * n**3 / statistics.median(times['int8']) / 1e9}
-
-
-def gflop_per_image(fn: Callable, shape=(1, 3, 256, 192)) -> float:
-    """Forward GFLOP of one image (matmuls, convs, attention)."""
-    from torch.utils.flop_counter import FlopCounterMode
-    counter = FlopCounterMode(display=False)
-    with torch.inference_mode(), counter:
-        fn(torch.randn(*shape))
-    return counter.get_total_flops() / 1e9 / shape[0]
-
-
 def max_rel_error(impls: Dict[str, Callable], ref: str,
                   x: Tensor) -> Dict[str, float]:
     """max |heatmaps - ref| / max |ref| for every implementation."""
@@ -355,14 +358,23 @@ def profile(fn: Callable, x: Tensor, rows: int = 15,
 
 
 # ---------------------------------------------------------------- the run --
+def row_peak(name: str, peaks: Dict[str, float]) -> Tuple[str, float]:
+    """(label, GFLOP/s) of the GEMM peak row ``name`` is measured against:
+    its own precision's, or the fp32 peak as ``'fp32*'`` where this CPU
+    has no native kernels for it."""
+    precision = ROW_PRECISION.get(name, 'fp32')
+    if precision in peaks:
+        return precision, peaks[precision]
+    return 'fp32*', peaks['fp32']
+
+
 def bench(impls: Dict[str, Callable], ref: str, base: Optional[str],
-          batches: List[int], args, label: str, peak: float,
-          int8_peak: Optional[float] = None) -> List[dict]:
-    """Rows of the table for one model size (``%peak`` of int8 rows
-    against ``int8_peak``)."""
+          batches: List[int], args, label: str, gflop: float,
+          peaks: Dict[str, float]) -> List[dict]:
+    """Rows of the table for one model of ``gflop`` GFLOP per image (fp32
+    count); ``peaks``: {precision: GEMM peak}."""
     rows = []
     errors = max_rel_error(impls, ref, torch.randn(2, 3, 256, 192))
-    gflop = gflop_per_image(impls[ref])
     for batch in batches:
         x = torch.randn(batch, 3, 256, 192)
         times = time_round_robin(impls, x, args.repeats, args.warmup)
@@ -373,14 +385,13 @@ def bench(impls: Dict[str, Callable], ref: str, base: Optional[str],
             memory[name] = (mem['peak'] - mem['before']) / 2**20
         speed = {k: batch / statistics.median(v) for k, v in times.items()}
         for name in impls:
+            peak_name, peak = row_peak(name, peaks)
             rows.append(dict(
                 model=label, batch=batch, impl=name,
                 images_per_s=speed[name],
                 ratio=speed[name] / speed[base] if base in speed else None,
-                gflop_per_s=speed[name] * gflop,
-                peak_fraction=speed[name] * gflop / (
-                    int8_peak if name in INT8_IMPLS and int8_peak
-                    else peak),
+                gflop_per_s=speed[name] * gflop, peak=peak_name,
+                peak_fraction=speed[name] * gflop / peak,
                 act_mib=memory[name], err=errors[name]))
         print(f'# {label} batch {batch} done', file=sys.stderr, flush=True)
     return rows
@@ -391,7 +402,8 @@ def format_table(rows: List[dict], base: str) -> str:
     return markdown_table(
         [('model', 'model', ''), ('batch', 'batch', ''), ('impl', 'impl', ''),
          ('img/s', 'images_per_s', '.2f'), (f'x {base}', 'ratio', '.2f'),
-         ('GFLOP/s', 'gflop_per_s', '.0f'), ('%peak', 'peak_fraction', '.0%'),
+         ('GFLOP/s', 'gflop_per_s', '.0f'), ('peak', 'peak', ''),
+         ('%peak', 'peak_fraction', '.0%'),
          ('act MiB', 'act_mib', '.0f'), ('err', 'err', '.1e')], rows)
 
 
@@ -433,47 +445,65 @@ def setup(threads: Optional[int] = None) -> None:
         torch.set_num_threads(threads)
 
 
+def measure_peaks(impls, repeats: int) -> Tuple[Dict[str, float], dict]:
+    """({precision: peak GFLOP/s}, {precision: {kernel: GFLOP/s}}) for
+    fp32 and the native precisions of ``impls``' rows, printed."""
+    flags = cpu_flags()
+    native = native_precisions(flags)
+    wanted = ['fp32'] + sorted({ROW_PRECISION[i] for i in impls
+                                if i in ROW_PRECISION})
+    print(f'# CPU flags: {" ".join(flags) or "unknown"}; native: '
+          f'{", ".join(native)}')
+    for precision in wanted:
+        if precision not in native:
+            print(f'# no native {precision} on this CPU: its rows are over '
+                  'the fp32 peak (fp32*)')
+    kernels = gemm_peaks([p for p in wanted if p in native], repeats)
+    for precision, rates in kernels.items():
+        unit = 'GOP/s' if precision == 'int8' else 'GFLOP/s'
+        print(f'# GEMM peak (2048^3 {precision}): ' + ', '.join(
+            f'{k} {v:.0f} {unit}' for k, v in rates.items()))
+    return {p: max(r.values()) for p, r in kernels.items()}, kernels
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     setup(args.threads)
     base = 'hf-eager'
-    gemm = gemm_peak(max(args.repeats, 3))
-    peak = max(gemm.values())
     print(f'# torch {torch.__version__}, {torch.get_num_threads()} threads,'
           f' CPU capability {torch.backends.cpu.get_cpu_capability()}')
-    print('# GEMM peak (2048^3 fp32): ' + ', '.join(
-        f'{k} {v:.0f} GFLOP/s' for k, v in gemm.items()))
-    int8_peak = None
-    if set(args.impls) & set(INT8_IMPLS):
-        int8_gemm = int8_gemm_peak(max(args.repeats, 3))
-        int8_peak = max(int8_gemm.values())
-        gemm.update(int8_gemm)
-        print('# int8 GEMM peak (2048^3 dynamic int8 linear): ' + ', '.join(
-            f'{k} {v:.0f} GOP/s' for k, v in int8_gemm.items()))
+    peaks, kernels = measure_peaks(args.impls, max(args.repeats, 3))
     rows = []
     for size in args.sizes:
-        impls = make_impls(args.impls, SIZES[size], args.decoder)
+        ours = build_ours(SIZES[size], args.decoder)
+        gflop = count_gflop(lambda x: ours(x, None, mode='tensor'))
+        print(f'# ViTPose-{size}: {gflop:.2f} GFLOP per image (fp32)')
+        impls = make_impls(args.impls, SIZES[size], args.decoder, ours,
+                           max(args.batches))
         ref = 'ours' if 'ours' in impls else next(iter(impls))
         rows += bench(impls, ref, base, args.batches, args,
-                      f'ViTPose-{size}', peak, int8_peak)
+                      f'ViTPose-{size}', gflop, peaks)
         if args.profile and size == args.sizes[0]:
             print(f'# profile: {args.profile}, ViTPose-{size}, batch '
                   f'{max(args.batches)}')
             print(profile(impls[args.profile],
                           torch.randn(max(args.batches), 3, 256, 192)))
-        del impls
+        del impls, ours
     print(format_table(rows, base))
     plus_rows = []
     for size in args.plus_sizes or []:
         impls = make_plus_impls(SIZES[size], args.decoder)
+        gflop = count_gflop(impls['dense'])
+        print(f'# ViTPose+-{size}: {gflop:.2f} GFLOP per image (fp32, one '
+              'expert)')
         plus_rows += bench(impls, 'moe', 'moe', [args.plus_batch], args,
-                           f'ViTPose+-{size}', peak)
+                           f'ViTPose+-{size}', gflop, peaks)
     if plus_rows:
         print()
         print(format_table(plus_rows, 'moe'))
     if args.json:
         with open(args.json, 'w') as f:
-            json.dump(dict(gemm=gemm, rows=rows + plus_rows,
+            json.dump(dict(gemm=kernels, rows=rows + plus_rows,
                            args=vars(args)), f, indent=1)
 
 

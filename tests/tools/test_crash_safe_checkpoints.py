@@ -12,6 +12,7 @@ import torch
 from tests.conftest import require_shared
 from tests.tools.test_train_test import CONFIG, TINY_RUN, run_tool
 from vitpose_mm.checkpoint import checkpoint_problem
+from vitpose_mm.checkpoint.safe_globals import safe_globals
 from vitpose_mm.tools import train as train_tool
 
 #: Three epochs, a checkpoint each (one kept, as in the ViTPose configs),
@@ -45,6 +46,22 @@ hook.replace_durably = replace_durably
 '''
 
 
+def killer_plugin(tmp_path, killer: str):
+    """A plugin module ``killer`` (source ``killer``) and a config that
+    inherits the tiny config and imports it: (plugin folder, config)."""
+    plugin = tmp_path / 'plugin'
+    plugin.mkdir()
+    (plugin / 'killer.py').write_text(killer)
+    config = plugin / 'killed.py'
+    config.write_text(
+        textwrap.dedent(f'''
+        _base_ = ['{CONFIG}']
+        custom_imports = dict(imports=['vitpose_mm', 'killer'],
+                              allow_failed_imports=False)
+        '''))
+    return plugin, config
+
+
 def _train(work_dir, config, *extra, check=True):
     data_root = str(require_shared('data/coco')) + '/'
     return run_tool([
@@ -57,16 +74,7 @@ def _train(work_dir, config, *extra, check=True):
 
 
 def test_kill_during_save_keeps_the_previous_checkpoint(tmp_path):
-    plugin = tmp_path / 'plugin'
-    plugin.mkdir()
-    (plugin / 'killer.py').write_text(KILLER)
-    config = plugin / 'killed.py'
-    config.write_text(
-        textwrap.dedent(f'''
-        _base_ = ['{CONFIG}']
-        custom_imports = dict(imports=['vitpose_mm', 'killer'],
-                              allow_failed_imports=False)
-        '''))
+    plugin, config = killer_plugin(tmp_path, KILLER)
     work = tmp_path / 'work'
     result = subprocess.run([
         sys.executable, '-m', 'vitpose_mm.tools.train',
@@ -93,7 +101,8 @@ def test_kill_during_save_keeps_the_previous_checkpoint(tmp_path):
     assert 'resumed epoch: 1' in text
     assert 'Epoch(train) [2][2/2]' in text and 'Epoch(train) [3][2/2]' in text
     assert not (work / '.epoch_2.pth.tmp').exists()
-    ckpt = torch.load(work / 'epoch_3.pth', map_location='cpu')
+    with torch.serialization.safe_globals(safe_globals()):
+        ckpt = torch.load(work / 'epoch_3.pth', map_location='cpu')
     assert ckpt['meta']['epoch'] == 3
     assert ckpt['optimizer']['state'], 'optimizer state lost'
     # one kept, as max_keep_ckpts=1 says

@@ -477,3 +477,38 @@ def test_onnx_pose_checkpoint(pose, one_box, tmp_path):
         with pytest.raises(SystemExit) as exc:
             _demo(*args, *extra, '--output-dir', tmp_path / 'z')
         assert exc.value.code == 2
+
+
+@pytest.mark.parametrize('flags, chosen', [
+    (['avx2'], 'fp32'),  # bf16 emulated; torch int8 moves keypoints > 0.5 px
+    (['avx2', 'avx512f', 'avx512_bf16', 'avx512_vnni', 'amx_bf16'], 'bf16'),
+])
+def test_precision_auto_says_what_it_chose(pose, one_box, tmp_path,
+                                           monkeypatch, flags, chosen):
+    import vitpose_runtime.precision as precision
+    monkeypatch.setattr(precision, 'cpu_flags', lambda: flags)
+    with _logged() as lines:
+        _demo(*one_box, '--precision', 'auto',
+              *_pose_args(pose, tmp_path / 'out'))
+    assert _keypoints(tmp_path / 'out').shape == (2, 17, 2)
+    said = [x for x in lines if 'precision auto' in x]
+    assert len(said) == 1 and f'precision auto: {chosen} (' in said[0]
+    assert 'p99' in said[0] or 'nothing faster' in said[0]
+    path = [x for x in lines if 'pose model:' in x]
+    assert path[0].startswith(f'pose model: fast path ({chosen}, ')
+
+
+def test_init_pose_model_precision_auto(pose, monkeypatch):
+    import vitpose_runtime.precision as precision
+
+    from vitpose_mm.apis import InputError, init_pose_model
+    monkeypatch.setattr(precision, 'cpu_flags', lambda: ['avx2'])
+    model = init_pose_model(pose[0], pose[1], precision='auto')
+    assert model.deploy_cfg['precision'] == 'fp32'
+    assert model.precision_choice[0] == 'fp32'
+    eager = init_pose_model(pose[0], pose[1], fast=False, precision='auto')
+    assert not hasattr(eager, 'deploy_cfg')
+    assert eager.precision_choice == (
+        'fp32', 'the plain eager model (fast=False) is fp32')
+    with pytest.raises(InputError, match="'automatic'"):
+        init_pose_model(pose[0], pose[1], precision='automatic')

@@ -14,8 +14,10 @@ import textwrap
 import torch
 
 from tests.conftest import REPO, require_shared
+from tests.tools.test_crash_safe_checkpoints import killer_plugin
 from tests.tools.test_train_test import CONFIG, TINY_RUN
 from vitpose_mm.checkpoint import checkpoint_problem
+from vitpose_mm.checkpoint.safe_globals import safe_globals
 
 #: Two epochs, a checkpoint each (one kept), validation after each.
 EPOCHS = [
@@ -76,16 +78,7 @@ def _one_line(result, start):
 
 def test_killed_validation_resumes_refuses_and_survives_a_full_disk(
         tmp_path):
-    plugin = tmp_path / 'plugin'
-    plugin.mkdir()
-    (plugin / 'killer.py').write_text(KILLER)
-    config = plugin / 'killed.py'
-    config.write_text(
-        textwrap.dedent(f'''
-        _base_ = ['{CONFIG}']
-        custom_imports = dict(imports=['vitpose_mm', 'killer'],
-                              allow_failed_imports=False)
-        '''))
+    plugin, config = killer_plugin(tmp_path, KILLER)
     path = os.pathsep.join([str(plugin), os.environ.get('PYTHONPATH', '')])
     work = tmp_path / 'work'
     killed = _train(work, config, env=dict(KILL_DURING_VAL='1',
@@ -93,7 +86,8 @@ def test_killed_validation_resumes_refuses_and_survives_a_full_disk(
     assert killed.returncode == -9, killed.stderr[-3000:]
     ckpt = work / 'epoch_1.pth'
     assert checkpoint_problem(str(ckpt)) is None
-    assert torch.load(ckpt, weights_only=True)['meta']['val_pending']
+    with torch.serialization.safe_globals(safe_globals()):
+        assert torch.load(ckpt, weights_only=True)['meta']['val_pending']
     before = ckpt.read_bytes()
 
     # another model size: one line naming the key and both shapes

@@ -18,6 +18,7 @@ from mmengine.config import Config
 
 from tests.conftest import REPO, require_shared
 from tests.tools.test_train_test import CONFIG, TINY_RUN, run_tool
+from tests.tools.test_validate_data import coco_copy  # noqa: F401 (fixture)
 from vitpose_mm.tools import train as train_tool
 from vitpose_mm.tools import validate_data
 from vitpose_mm.tools.data_root import load_config
@@ -29,14 +30,9 @@ NAN, INF = float('nan'), float('inf')
 
 
 @pytest.fixture
-def coco(tmp_path):
+def coco(coco_copy):
     """A writable copy of the tiny COCO set: (folder, its annotations)."""
-    src = require_shared('data/coco')
-    dst = tmp_path / 'coco'
-    dst.mkdir()
-    for image in src.glob('*.jpg'):
-        (dst / image.name).symlink_to(image)
-    return dst, json.loads((src / 'test_coco.json').read_text())
+    return coco_copy
 
 
 def _save(folder, data, name='test_coco.json'):

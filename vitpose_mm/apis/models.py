@@ -111,6 +111,11 @@ def init_pose_model(config: Union[str, Config, None], checkpoint: str,
             heatmaps stay float32; int8: dynamic int8 linear layers, CPU
             only, :mod:`vitpose_mm.deploy.int8`). These need ``fast``. An
             ``.onnx`` file runs in the precision it was exported in.
+            ``'auto'``: the fastest precision this machine runs with
+            keypoints within 0.5 px of fp32
+            (:func:`vitpose_mm.deploy.auto_precision`; fp32 without
+            ``fast`` and for ``.onnx`` files their own); the choice and
+            its reason are logged and kept in ``model.precision_choice``.
 
     Raises:
         InputError: Bad config, unreadable checkpoint, an unknown weights
@@ -122,16 +127,29 @@ def init_pose_model(config: Union[str, Config, None], checkpoint: str,
             on another device or precision.
     """
     from vitpose_mm.deploy import PRECISIONS
-    if precision not in PRECISIONS:
+    from vitpose_mm.deploy.auto_precision import AUTO, auto_precision
+    if precision not in PRECISIONS and precision != AUTO:
         raise InputError(f'precision {precision!r}: choose from '
-                         f'{list(PRECISIONS)}')
+                         f'{list(PRECISIONS) + [AUTO]}')
+    choice = None
     if str(checkpoint).lower().endswith('.onnx'):
-        return _init_onnx_pose_model(config, checkpoint, device, precision)
+        model = _init_onnx_pose_model(config, checkpoint, device,
+                                      'fp32' if precision == AUTO
+                                      else precision)
+        if precision == AUTO:
+            choice = (model.exported_precision, 'an .onnx file runs in '
+                      'the precision it was exported in')
+            _log_choice(model, choice)
+        return model
     from vitpose_mm.hub import WeightsError, resolve_checkpoint
     try:
         config, checkpoint = resolve_checkpoint(config, checkpoint)
     except WeightsError as err:
         raise InputError(str(err)) from None
+    if precision == AUTO:
+        choice = (auto_precision(device) if fast else
+                  ('fp32', 'the plain eager model (fast=False) is fp32'))
+        precision = choice[0]
     if config is None:
         raise InputError(f'pose checkpoint {checkpoint}: a config is needed '
                          '(only .onnx files carry their own)')
@@ -145,7 +163,17 @@ def init_pose_model(config: Union[str, Config, None], checkpoint: str,
     if fast:
         from vitpose_mm.deploy import optimize_for_inference
         model = optimize_for_inference(model, precision, inplace=True)
+    if choice is not None:
+        _log_choice(model, choice)
     return model
+
+
+def _log_choice(model: nn.Module, choice: tuple) -> None:
+    """Keep ``(precision, why)`` of ``precision='auto'`` on the model and
+    log it."""
+    from mmengine.logging import print_log
+    model.precision_choice = choice
+    print_log(f'precision auto: {choice[0]} ({choice[1]})', logger='current')
 
 
 def _init_eager_pose_model(config: Union[str, Config], checkpoint: str,
@@ -229,6 +257,7 @@ def _init_onnx_pose_model(config: Union[str, Config, None], path: str,
                 f'file, {mine[0]} and {mine[1]} in the config')
     model = runner.as_estimator()
     model.exported_dataset = runner.dataset
+    model.exported_precision = runner.precision
     return model
 
 

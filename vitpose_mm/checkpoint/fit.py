@@ -28,6 +28,14 @@ shapes are all it reads) and does, in this order:
                  (a pretrained backbone: MAE's decoder, ViTPose's
                  ``last_norm``).
 
+Fine-tuning (``reinit``, ``keypoint_map``, ``expert_from``): before the
+check, the model's tensors that match a ``reinit`` pattern and that the
+file lacks or holds with another shape keep the model's own values (its
+initialisation); with ``keypoint_map`` the final layer's rows of the
+mapped keypoints are the file's, with ``expert_from`` a new ViTPose+
+expert starts as a copy of a trained one. What was re-initialised is
+returned, each with its reason (:attr:`Fit.reinitialised`).
+
 This module is a pure state-dict library: it never imports
 ``vitpose_mm.models`` (the models import it; a test imports it with
 ``vitpose_mm.models`` blocked). Its callers: the backbone's ``init_cfg``
@@ -52,6 +60,15 @@ from .table import StateDict
 
 #: The check rules of :func:`fit_state_dict`.
 CHECKS = ('exact', 'groups', 'subset')
+#: What fine-tuning to another keypoint set re-initialises by default: the
+#: final 1x1 conv of a head (one output row per keypoint), for a plain
+#: model (``head.``) and for every ViTPose+ dataset head (``heads.<name>.``).
+FINAL_LAYERS = ('head.final_layer.*', 'heads.*.final_layer.*')
+#: The option that makes a keypoint-count mismatch a fine-tuning start,
+#: named in the refusal (:class:`vitpose_mm.engine.hooks.FineTuneHook`).
+FINE_TUNE_HINT = ('to fine-tune on another keypoint set, set fine_tune=dict() '
+                  'in the config or pass --fine-tune (docs/finetune.md)')
+KeypointMap = Sequence[Tuple[int, int]]
 _HEADS = ('head.', 'heads.')
 
 Shapes = Mapping[str, Union[torch.Tensor, torch.Size, Tuple[int, ...]]]
@@ -71,11 +88,18 @@ class Fit:
             (allowed by ``may_lack``).
         ignored (list[str]): Tensors of the file the model has no use for
             (``'subset'`` only).
+        reinitialised (list[tuple[str, str]]): (key, reason) of each tensor
+            that keeps the model's own values (``reinit``; module doc).
     """
     state: StateDict
     layout: str
     left_out: List[str] = field(default_factory=list)
     ignored: List[str] = field(default_factory=list)
+    reinitialised: List[Tuple[str, str]] = field(default_factory=list)
+
+    def reinit_summary(self) -> str:
+        """One line: what was re-initialised and why (empty if nothing)."""
+        return '; '.join(f'{k} ({why})' for k, why in self.reinitialised)
 
 
 def _shape(t) -> tuple:
@@ -164,6 +188,104 @@ def resize_stored_pos_embed(state: StateDict, own: Shapes, key: str,
     state[key] = resize_pos_embed(stored, tuple(src_grid), tuple(grid))
 
 
+def check_keypoint_map(keypoint_map: KeypointMap, num_src: int,
+                       num_dst: int, where: str = 'keypoint_map') -> List[
+                           Tuple[int, int]]:
+    """Validate (checkpoint index, model index) pairs, mmpose's
+    ``KeypointConverter`` ``mapping`` style.
+
+    Args:
+        keypoint_map: Pairs ``(i, j)``: the model's keypoint ``j`` is the
+            checkpoint's keypoint ``i``.
+        num_src (int): Keypoints of the checkpoint's head.
+        num_dst (int): Keypoints of the model's head.
+
+    Returns:
+        list[tuple[int, int]]: The pairs as ints.
+
+    Raises:
+        ValueError: A pair that is not two ints, an index out of range
+            (naming the pair and the range), or a model keypoint mapped
+            twice.
+    """
+    pairs, seen = [], set()
+    for pair in keypoint_map:
+        if (not isinstance(pair, (tuple, list)) or len(pair) != 2
+                or not all(isinstance(i, int) and not isinstance(i, bool)
+                           for i in pair)):
+            raise ValueError(f'{where}: {pair!r} is not a (checkpoint index, '
+                             'model index) pair of ints')
+        src, dst = pair
+        if not 0 <= src < num_src:
+            raise ValueError(
+                f'{where}: ({src}, {dst}) names checkpoint keypoint {src}, '
+                f'but the checkpoint has {num_src} (0-{num_src - 1})')
+        if not 0 <= dst < num_dst:
+            raise ValueError(
+                f'{where}: ({src}, {dst}) names model keypoint {dst}, but '
+                f'the model has {num_dst} (0-{num_dst - 1})')
+        if dst in seen:
+            raise ValueError(f'{where}: model keypoint {dst} is mapped twice')
+        seen.add(dst)
+        pairs.append((src, dst))
+    return pairs
+
+
+def _reinit(own: Shapes, ours: StateDict, patterns: Sequence[str],
+            keypoint_map: Optional[KeypointMap], expert_from: Optional[int],
+            head_note: Optional[str]) -> List[Tuple[str, str]]:
+    """Fill ``ours`` in place for fine-tuning (module doc); return the
+    (key, reason) of each tensor that keeps the model's values."""
+    done = []
+    for key, mine in own.items():
+        if not may_lack(key, patterns):
+            continue
+        stored = ours.get(key)
+        if stored is not None and _shape(stored) == _shape(mine):
+            continue
+        if not isinstance(mine, torch.Tensor):
+            raise ValueError(f'Re-initialising {key} needs the model\'s '
+                             'tensors, not only their shapes')
+        expert = moe._EXPERT.match(key)
+        if stored is None and expert and expert_from is not None:
+            block, _, part = expert.groups()
+            source = moe._expert_key(block, expert_from, part)
+            if source not in ours:
+                raise ValueError(f'expert_from={expert_from}: the checkpoint '
+                                 f'has no {source}')
+            if _shape(ours[source]) != _shape(mine):
+                raise ValueError(
+                    f'expert_from={expert_from}: {source} is '
+                    f'{_shape(ours[source])} but {key} is {_shape(mine)}')
+            ours[key] = ours[source].clone()
+            done.append((key, f'new expert, copied from expert '
+                         f'{expert_from}'))
+            continue
+        value = mine.detach().clone()
+        why = ('not in the checkpoint' if stored is None else
+               f'checkpoint {_shape(stored)} vs model {_shape(mine)}')
+        final = key.rsplit('.', 1)[0].endswith('final_layer')
+        if keypoint_map is not None and final and stored is not None:
+            if head_note:
+                raise ValueError(
+                    f'keypoint_map cannot map {key}: the head {head_note}, '
+                    'not one output row per keypoint')
+            if _shape(stored)[1:] != _shape(mine)[1:]:
+                raise ValueError(
+                    f'{key} is {_shape(stored)} in the checkpoint but '
+                    f'{_shape(mine)} in the model: only the keypoint count '
+                    '(dimension 0) may differ')
+            pairs = check_keypoint_map(keypoint_map, _shape(stored)[0],
+                                       _shape(mine)[0])
+            for src, dst in pairs:
+                value[dst] = stored[src]
+            why += (f', rows of {len(pairs)} of {_shape(mine)[0]} keypoints '
+                    'from the checkpoint by keypoint_map')
+        ours[key] = value
+        done.append((key, why))
+    return done
+
+
 def _check_moe_fit(own: Shapes, ours: StateDict) -> None:
     """A plain checkpoint for a ViTPose+ model or the reverse: say what to
     run rather than list mismatched fc2 shapes."""
@@ -223,11 +345,11 @@ def _check_exact(own: Shapes, ours: StateDict,
                     f'{_shape(ours[key])} in the checkpoint but '
                     f'{_shape(value)} in the model, whose head {head_note}; '
                     'the checkpoint has another keypoint count or tag '
-                    'dimension')
+                    f'dimension; {FINE_TUNE_HINT}')
             raise ValueError(
                 f'The checkpoint predicts {_shape(ours[key])[0]} keypoints '
                 f'but the model {_shape(value)[0]} ({key}); it was trained '
-                'on another dataset')
+                f'on another dataset; {FINE_TUNE_HINT}')
     check_same_tensors(own, ours)
 
 
@@ -275,7 +397,10 @@ def fit_state_dict(model_or_keys: Union[nn.Module, Shapes],
                    pos_embed_grid: Optional[Sequence[int]] = None,
                    head_note: Optional[str] = None,
                    source: str = '',
-                   what: str = 'model') -> Fit:
+                   what: str = 'model',
+                   reinit: Sequence[str] = (),
+                   keypoint_map: Optional[KeypointMap] = None,
+                   expert_from: Optional[int] = None) -> Fit:
     """Convert, resize and check a checkpoint for a model (module doc).
 
     Args:
@@ -302,6 +427,17 @@ def fit_state_dict(model_or_keys: Union[nn.Module, Shapes],
             heatmaps and tags).
         source (str): The file, for the messages.
         what (str): The model, for the ``'subset'`` messages.
+        reinit (sequence of str): fnmatch patterns of the model's tensors
+            that keep the model's own values where the file lacks them or
+            has another shape (fine-tuning; :data:`FINAL_LAYERS` for a new
+            keypoint set). Needs the model's tensors, not shapes.
+        keypoint_map (sequence of (int, int), optional): ``(checkpoint
+            keypoint, model keypoint)`` pairs whose final-layer rows are
+            carried over into a re-initialised final layer (a subset or
+            reordering of the checkpoint's keypoints).
+        expert_from (int, optional): A ViTPose+ model's expert that the
+            file lacks (a new dataset; matched by ``reinit``) starts as a
+            copy of this expert of the file.
 
     Returns:
         Fit: The weights in our layout and what was left out or ignored.
@@ -337,15 +473,20 @@ def fit_state_dict(model_or_keys: Union[nn.Module, Shapes],
         _check_moe_fit(own, ours)
     for key in ('pos_embed', 'backbone.pos_embed'):
         resize_stored_pos_embed(ours, own, key, grid, pos_embed_grid)
+    if keypoint_map is not None and not reinit:
+        raise ValueError('keypoint_map needs reinit patterns naming the '
+                         'final layer (e.g. FINAL_LAYERS)')
+    done = (_reinit(own, ours, reinit, keypoint_map, expert_from, head_note)
+            if reinit else [])
     if check == 'exact':
         _check_exact(own, ours, head_note)
-        return Fit(ours, layout)
+        return Fit(ours, layout, reinitialised=done)
     if check == 'groups':
         _check_groups(own, ours, what)
-        return Fit(ours, layout)
+        return Fit(ours, layout, reinitialised=done)
     left_out, ignored = _check_subset(own, ours, may_lack, source, what)
     return Fit({k: v for k, v in ours.items() if k in own}, layout,
-               left_out, ignored)
+               left_out, ignored, done)
 
 
 def check_fits(model: nn.Module,
@@ -375,6 +516,7 @@ def check_fits(model: nn.Module,
                           ).state
 
 
-__all__ = ['CHECKS', 'Fit', 'check_fits', 'check_same_tensors',
+__all__ = ['CHECKS', 'FINAL_LAYERS', 'FINE_TUNE_HINT', 'Fit',
+           'check_fits', 'check_keypoint_map', 'check_same_tensors',
            'fit_state_dict', 'may_lack', 'model_grid',
            'resize_stored_pos_embed', 'summarise_keys']

@@ -13,6 +13,7 @@ Nothing here is imported by ``import vitpose_mm``; onnx / onnxruntime are
 imported only by the functions that need them
 (``requirements/export.txt``).
 """
+from .auto_precision import auto_precision
 from .conv import EagerConv, FastConv, fold_batch_norms
 from .heatmap_net import HeatmapNet
 from .kernels import (BACKENDS, PRECISIONS, onednn_preferred,
@@ -24,7 +25,7 @@ from .onnx_model import OnnxHeatmaps, OnnxPoseModel
 from .optimize import optimize_for_inference
 
 __all__ = [
-    'BACKENDS', 'EagerConv', 'FastConv', 'FastLinear', 'FastMoEMlp',
+    'BACKENDS', 'EagerConv', 'auto_precision', 'FastConv', 'FastLinear', 'FastMoEMlp',
     'HeatmapNet', 'OnnxHeatmaps', 'OnnxPoseModel', 'PRECISIONS',
     'export_onnx', 'fold_batch_norms', 'onednn_preferred', 'onednn_supports',
     'optimize_for_inference', 'precision_dtype', 'resolve_backend',

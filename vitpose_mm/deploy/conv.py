@@ -3,8 +3,9 @@
 The classic decoder is ``[ConvTranspose2d, BatchNorm2d, ReLU] x 2`` and a
 1x1 conv; the simple decoder is ReLU, a bilinear x4 upsample and a 3x3
 conv. On the CPU both are much faster in channels-last (NHWC) memory
-format: oneDNN convolutions work in NHWC, and the upsample of a
-768-channel map runs ~3x faster in NHWC than in NCHW.
+format: oneDNN convolutions work in NHWC, and the bilinear upsample of a
+wide map is much cheaper in NHWC than in NCHW (measure it on the machine
+at hand with ``benchmarks/inference_speed.py``).
 """
 from typing import Optional, Union
 

@@ -11,14 +11,12 @@ oneDNN runs fp32 on any x86-64 CPU, but bf16 only with AVX-512 (BW, VL,
 DQ) or AVX-NE-CONVERT, and fp16 only with AVX512-FP16 or AVX-NE-CONVERT;
 elsewhere these dtypes fall back to eager (slow: emulated) kernels.
 
-Prepacking pays off in fp32 only on AVX-512 CPUs. On a 2-core AMD EPYC VM
-with AVX-512 (the measurements quoted in the project's speed issue, torch
-2.14), oneDNN's prepacked fp32 GEMM reached ~490 GFLOP/s against ~215 for
-torch's default path, and ViTPose-B ran ~2x faster with it. On the AVX2-only
-EPYC VM this repository is developed on, the default path was the faster one
-(ViTPose-B, batch 3: 0.73 s with eager kernels, 0.87 s prepacked;
-``benchmarks/inference_speed.py``, rows ``fast`` and ``fast-onednn``), so
-``'auto'`` keeps eager kernels there.
+Prepacking pays off in fp32 only on AVX-512 CPUs: there oneDNN's prepacked
+fp32 GEMM beat torch's default path, on AVX2-only CPUs the default path was
+the faster one, so ``'auto'`` keeps eager kernels there. The measurements
+and the command (``benchmarks/inference_speed.py``, rows ``fast`` and
+``fast-onednn``) are in ``benchmarks/README.md``, where they can be rerun
+on the machine at hand.
 """
 import warnings
 

@@ -25,6 +25,13 @@ state dict before any module reads it and
    knowledge-token learner). A mismatch raises :class:`CheckpointMismatch`
    naming the layout, the key and both shapes.
 
+3. when fine-tuning was asked for (:func:`set_fine_tune`, done by
+   :class:`~vitpose_mm.engine.hooks.FineTuneHook` before the Runner loads
+   ``load_from``), re-initialises what cannot fit (the final layer of
+   another keypoint count, a new ViTPose+ dataset's head and expert) with
+   ``fit_state_dict``'s ``reinit`` / ``keypoint_map`` / ``expert_from``,
+   and logs one line listing what was re-initialised and why.
+
 How the hook gets there, without touching anything at import: a
 :class:`ViTPoseBackbone` calls :func:`expect_parent` when it is built. The
 first call installs torch's module-registration hook
@@ -39,9 +46,10 @@ its own pre-hook, and a process that imports ``vitpose_mm`` without
 building our models has no hook at all.
 """
 import weakref
-from typing import Optional
+from typing import Optional, Sequence, Tuple
 
 import torch
+from mmengine.logging import print_log
 from torch import nn
 
 from ..checkpoint import detect_layout, fit_state_dict
@@ -52,6 +60,7 @@ from ..checkpoint.safe_globals import allow_mmengine_checkpoints
 #: Top-level children of a plain pose model; others get the group check.
 PLAIN_GROUPS = ('backbone', 'neck', 'head', 'heads', 'data_preprocessor')
 _ATTACHED = '_vitpose_mm_layout_hook'
+_FINE_TUNE = '_vitpose_mm_fine_tune'
 
 
 class CheckpointMismatch(ValueError):
@@ -66,6 +75,22 @@ def head_note(model: nn.Module) -> Optional[str]:
     describe = getattr(getattr(model, 'head', None), 'output_description',
                        None)
     return describe() if callable(describe) else None
+
+
+def set_fine_tune(model: nn.Module,
+                  reinit: Sequence[str],
+                  keypoint_map: Optional[Sequence[Tuple[int, int]]] = None,
+                  expert_from: Optional[int] = None) -> None:
+    """Make the next loads into ``model`` fine-tuning loads: tensors
+    matching ``reinit`` (fnmatch patterns) that the checkpoint lacks or
+    holds with another shape keep the model's values, ``keypoint_map``
+    carries final-layer rows over, ``expert_from`` seeds a new expert
+    (:func:`vitpose_mm.checkpoint.fit_state_dict`). The model must have
+    our backbone (the load pre-hook is attached here if it is not yet)."""
+    attach(model)
+    object.__setattr__(model, _FINE_TUNE,
+                       dict(reinit=tuple(reinit), keypoint_map=keypoint_map,
+                            expert_from=expert_from))
 
 
 def convert_on_load(model: nn.Module, state_dict: dict, prefix: str,
@@ -105,16 +130,24 @@ def convert_on_load(model: nn.Module, state_dict: dict, prefix: str,
         return  # a bare backbone file: the backbone's init_cfg reads those
     plain = {k.split('.', 1)[0] for k in model.state_dict()} <= set(
         PLAIN_GROUPS)
+    fine_tune = getattr(model, _FINE_TUNE, None) or {}
     try:
-        sub = fit_state_dict(model, sub, layout,
+        fit = fit_state_dict(model, sub, layout,
                              check='exact' if plain else 'groups',
                              head_note=head_note(model),
-                             what=type(model).__name__).state
+                             what=type(model).__name__, **fine_tune)
     except ValueError as err:
         msg = str(err)
         if not msg.startswith(layout):
             msg = f'{layout} checkpoint: {msg}'
         raise CheckpointMismatch(msg) from None
+    sub = fit.state
+    if fine_tune:
+        print_log('vitpose_mm fine-tune: ' + (
+            f're-initialised {len(fit.reinitialised)} tensors: '
+            f'{fit.reinit_summary()}' if fit.reinitialised else
+            'the checkpoint fits the model; nothing re-initialised'),
+                  logger='current')
     for key in [k for k in state_dict if k.startswith(prefix)]:
         if not key[len(prefix):].startswith('data_preprocessor.'):
             del state_dict[key]
@@ -178,4 +211,4 @@ def prepare_loading(backbone: nn.Module) -> None:
 
 
 __all__ = ['CheckpointMismatch', 'attach', 'convert_on_load',
-           'expect_parent', 'head_note', 'prepare_loading']
+           'expect_parent', 'head_note', 'prepare_loading', 'set_fine_tune']

@@ -62,7 +62,9 @@ layers on AVX-512 CPUs, fused GELU, BN folded into the head's
 deconvolutions, channels-last head), in --precision (fp32 by default: heatmaps within 1e-4 of the eager
 model; bf16 / fp16 keep LayerNorm, softmax accumulation and heatmaps in
 float32, and are only faster on CPUs with native half-precision kernels,
-e.g. AVX-512 BF16 / AMX, or on GPUs). --eager runs the model as built.
+e.g. AVX-512 BF16 / AMX, or on GPUs; --precision auto picks the fastest
+precision this CPU runs with keypoints within 0.5 px of fp32 and logs which
+and why: ``vitpose_runtime.precision``). --eager runs the model as built.
 
 A --pose-checkpoint may also be released weights by model name (a Name or
 Alias of model-index.yml, e.g. vitpose-b; its config is then the default
@@ -233,10 +235,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='ViTPose+ models: the dataset whose expert and head to use '
         f'(the released models: {", ".join(RELEASED_DATASETS)}); '
         "default: the config's test_cfg.dataset")
-    parser.add_argument('--precision', choices=list(PRECISIONS),
+    parser.add_argument('--precision', choices=list(PRECISIONS) + ['auto'],
                         default='fp32',
                         help='compute precision of the pose model '
-                        '(%(default)s); LayerNorm and heatmaps stay fp32')
+                        '(%(default)s); LayerNorm and heatmaps stay fp32; '
+                        'auto: the fastest this CPU runs natively with '
+                        'keypoints within 0.5 px of fp32 (it says which '
+                        'and why)')
     parser.add_argument('--eager', action='store_true',
                         help='run the pose model as built (plain PyTorch, '
                         'fp32) instead of the fast inference path')
@@ -305,13 +310,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     if args.pose_config is None and not onnx:
         parser.error('--pose-config is needed (only .onnx checkpoints and '
                      'weights names carry their own config)')
-    if args.eager and args.precision != 'fp32':
+    if args.eager and args.precision not in ('fp32', 'auto'):
         parser.error(f'--precision {args.precision} runs on the fast path; '
                      'drop --eager')
     if args.device is None:
         args.device = ('cuda:0' if torch.cuda.is_available() and not onnx
                        else 'cpu')
-    if onnx and (args.eager or args.precision != 'fp32'):
+    if onnx and (args.eager or args.precision not in ('fp32', 'auto')):
         parser.error('an .onnx pose checkpoint runs in fp32 with '
                      'onnxruntime: drop --eager / --precision')
     if onnx and args.draw_heatmap:
@@ -350,7 +355,7 @@ def describe_path(model) -> str:
     """How the pose model runs, for the log: 'fast path (fp32, onednn)',
     'eager (fp32)' or 'onnxruntime (fp32)'."""
     if hasattr(model, 'exported_dataset'):
-        return 'onnxruntime (fp32)'
+        return f'onnxruntime ({model.exported_precision})'
     cfg = getattr(model, 'deploy_cfg', None)
     if cfg is None:
         return 'eager (fp32)'

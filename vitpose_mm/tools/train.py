@@ -39,6 +39,14 @@ both shapes). A run killed during validation validates that checkpoint
 first when resumed (:class:`~vitpose_mm.engine.hooks.AtomicCheckpointHook`).
 A checkpoint that cannot be written (full disk) ends the run in one line,
 the previous checkpoint intact and no ``.tmp`` file left.
+
+Fine-tuning: ``load_from`` of a checkpoint with another keypoint count is
+refused in one line that names the option; ``fine_tune=dict(...)`` in the
+config (or ``--fine-tune``, which adds ``fine_tune=dict()`` when the config
+has none) adds :class:`~vitpose_mm.engine.hooks.FineTuneHook` with those
+arguments: the final layer is re-initialised (``keypoint_map`` carries
+shared keypoints' rows over), a new ViTPose+ dataset gets its head and
+expert (docs/finetune.md).
 """
 import argparse
 import glob
@@ -55,6 +63,7 @@ from mmengine.config import Config, DictAction
 from vitpose_mm.checkpoint.io import checkpoint_problem, weights_only_detail
 from vitpose_mm.models.load_hook import CheckpointMismatch
 from vitpose_mm.engine.atomic_files import WriteError
+from vitpose_mm.tools.check_metainfo import check_metainfo
 from vitpose_mm.tools.data_root import check_data_files, load_config
 from vitpose_mm.tools.validate_data import validate_datasets
 from vitpose_mm.tools.launcher_args import (add_visual_args,
@@ -96,6 +105,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         'checkpoint of --resume / load_from (training checkpoints of '
         'mmengine do not need it); unpickling can run code from the file, '
         'so only for files you trust')
+    parser.add_argument(
+        '--fine-tune',
+        action='store_true',
+        help='let load_from start a fine-tuning run: what cannot fit (the '
+        "head's final layer of another keypoint count) is re-initialised "
+        "and listed; the config's fine_tune=dict(keypoint_map=..., "
+        'new_dataset=..., train_only=...) says more (docs/finetune.md)')
     parser.add_argument(
         '--skip-invalid',
         action='store_true',
@@ -150,6 +166,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
                              'auto_scale_lr.base_batch_size in the config')
         cfg.auto_scale_lr.enable = True
     apply_visual_args(cfg, args)
+    apply_fine_tune(cfg, args.fine_tune)
 
     if args.resume == 'auto':
         cfg.resume = True
@@ -164,6 +181,36 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
                              f'{args.resume}: {problem}')
         cfg.resume = True
         cfg.load_from = args.resume
+    return cfg
+
+
+def apply_fine_tune(cfg: Config, flag: bool = False) -> Config:
+    """Turn the config's ``fine_tune`` dict (``{}`` for ``--fine-tune``
+    when it has none) into a :class:`FineTuneHook` in ``custom_hooks``.
+
+    Raises:
+        SystemExit: ``fine_tune`` that is not a dict, or one without
+            ``load_from`` to fine-tune from.
+    """
+    options = cfg.get('fine_tune')
+    if options is None and not flag:
+        return cfg
+    options = {} if options is None else options
+    if not isinstance(options, dict):
+        raise SystemExit(f'vitpose_mm: fine_tune must be a dict of '
+                         f'FineTuneHook arguments, got {options!r}')
+    if not cfg.get('load_from'):
+        raise SystemExit('vitpose_mm: fine_tune needs load_from, the '
+                         'checkpoint to fine-tune from')
+    from vitpose_mm.engine.hooks import FineTuneHook
+    try:
+        FineTuneHook(**options)
+    except (TypeError, ValueError) as err:
+        raise SystemExit(f'vitpose_mm: fine_tune={options!r}: {err}') from None
+    hooks = list(cfg.get('custom_hooks') or [])
+    if not any(h.get('type') == 'FineTuneHook' for h in hooks):
+        hooks.append(dict(type='FineTuneHook', **options))
+    cfg.custom_hooks = hooks
     return cfg
 
 
@@ -209,6 +256,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     if cfg.get('val_cfg') and cfg.get('val_dataloader'):
         sections += ('val_dataloader', 'val_evaluator')
     check_data_files(cfg, sections)
+    check_metainfo(cfg, sections)
     validate_datasets(cfg, sections, args.skip_invalid)
     if args.unsafe_pickle:
         # mmengine calls torch.load without weights_only; this makes torch

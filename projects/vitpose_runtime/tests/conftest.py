@@ -53,11 +53,11 @@ def runtime_spec(input_size=(48, 64), flip_test=False, precision='fp32'):
 
 
 def blob_pose_onnx(path: Path, input_size=(48, 64), flip_test=False,
-                   batch='batch') -> Path:
+                   batch='batch', precision='fp32') -> Path:
     """A stand-in pose model as ONNX: the heatmaps of every keypoint are
     the crop's brightness (channel mean) average-pooled 4x4, so a bright
     dot in the image peaks where it lies in the crop. ``batch``: a name
-    (dynamic) or a fixed int."""
+    (dynamic) or a fixed int; ``precision``: what its metadata says."""
     import onnx
     from onnx import TensorProto, helper
     w, h = input_size
@@ -79,7 +79,7 @@ def blob_pose_onnx(path: Path, input_size=(48, 64), flip_test=False,
             'vitpose_mm.format': '1',
             'vitpose_mm.dataset': '',
             'vitpose_mm.runtime': json.dumps(
-                runtime_spec(input_size, flip_test))}.items():
+                runtime_spec(input_size, flip_test, precision))}.items():
         model.metadata_props.add(key=key, value=value)
     onnx.save(model, str(path))
     return path

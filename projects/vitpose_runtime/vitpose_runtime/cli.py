@@ -2,8 +2,8 @@
 
 Usage::
 
-    vitpose-runtime --input PATH --pose-onnx POSE.onnx \\
-        (--det-onnx YOLOX.onnx | --bboxes FILE) --output-dir DIR \\
+    vitpose-runtime --input PATH --pose-onnx POSE.onnx [POSE-int8.onnx] \\
+        [--precision auto|fp32|int8] (--det-onnx YOLOX.onnx | --bboxes FILE) --output-dir DIR \\
         [--bbox-thr 0.3] [--kpt-thr 0.3] [--nms-thr 0.3] [--det-cat-id 0] \\
         [--batch-size N] [--flip-test | --no-flip-test] [--threads N] \\
         [--no-render] [--max-frames N] \\
@@ -15,6 +15,13 @@ Input: an image, a folder of images (by file name; other files ignored), a
 video (.mp4, .avi, .mov, .mkv) or a webcam index (``0``). POSE.onnx comes
 from ``python -m vitpose_mm.tools.export_onnx`` (ViTPose, or one ViTPose+
 expert: ``--dataset``); YOLOX.onnx is e.g. ``yolox_nano_coco.onnx``.
+
+--pose-onnx may name several exports of one model in different precisions
+(``export_onnx`` and ``export_onnx --int8``); --precision picks one:
+``auto`` (the default with several files) the fastest this CPU runs with
+keypoints within 0.5 px of fp32 (:mod:`vitpose_runtime.precision`; int8 on
+x86 CPUs with AVX2 or better), printing which and why; ``fp32`` / ``int8``
+that file. One file runs as it was exported.
 
 --bboxes: JSON {"image file name": [[x1, y1, x2, y2(, score)], ...]} in
 image pixels (a video's value holds one list of boxes per frame), or for
@@ -63,6 +70,8 @@ from .boxes import keep_valid_boxes, load_box_file
 from .draw import render
 from .estimator import Estimator, read_image, to_instances
 from .inputs import CameraFrames, camera_index, list_inputs
+from .pose import PoseModel
+from .precision import choose_precision
 from .video_options import (add_video_arguments, refuse_on_images,
                             tracker_options, video_options_error)
 from .video import VideoReader
@@ -77,8 +86,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--input', required=True,
                    help='image, folder of images, video, or webcam index')
-    p.add_argument('--pose-onnx', required=True,
-                   help='pose model from vitpose_mm.tools.export_onnx')
+    p.add_argument('--pose-onnx', required=True, nargs='+',
+                   help='pose model from vitpose_mm.tools.export_onnx (or '
+                   'several precisions of it: see --precision)')
+    p.add_argument('--precision', choices=['auto', 'fp32', 'int8'],
+                   default=None,
+                   help='which --pose-onnx file to run (default: auto with '
+                   'several files, the one file as exported)')
     boxes = p.add_mutually_exclusive_group(required=True)
     boxes.add_argument('--det-onnx', help='YOLOX person detector (.onnx)')
     boxes.add_argument('--bboxes', help='JSON person boxes per file name')
@@ -105,6 +119,35 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return args
 
 
+def pick_pose_onnx(paths: List[str], precision: Optional[str]) -> str:
+    """The file of ``paths`` (``.onnx`` exports of one model) that runs in
+    ``precision`` (``'auto'``: :func:`vitpose_runtime.precision.
+    choose_precision`, printed with its reason; None: ``'auto'`` with
+    several files, the one file as it is).
+
+    Raises:
+        ValueError: Two files of one precision, no file in ``precision``,
+            or a file that is not a pose export (the message names it).
+    """
+    if precision is None and len(paths) == 1:
+        return paths[0]
+    precision = precision or 'auto'
+    files = {}
+    for path in paths:
+        exported = PoseModel(path).precision
+        if exported in files:
+            raise ValueError(f'--pose-onnx {files[exported]} and {path} are '
+                             f'both {exported}: give one file per precision')
+        files[exported] = path
+    if precision == 'auto':
+        precision, why = choose_precision('onnxruntime', list(files))
+        print(f'precision auto: {precision} ({why})', file=sys.stderr)
+    if precision not in files:
+        raise ValueError(f'--precision {precision}: no such --pose-onnx file'
+                         f' (given: {", ".join(sorted(files))})')
+    return files[precision]
+
+
 class Runner:
     """One run of the CLI: boxes -> poses -> JSON and drawings."""
 
@@ -114,7 +157,8 @@ class Runner:
         self.given = (load_box_file(args.bboxes, names, video)
                       if args.bboxes else None)
         self.estimator = Estimator(
-            args.det_onnx, args.pose_onnx, bbox_thr=args.bbox_thr,
+            args.det_onnx, pick_pose_onnx(args.pose_onnx, args.precision),
+            bbox_thr=args.bbox_thr,
             nms_thr=args.nms_thr, det_cat_id=args.det_cat_id,
             flip_test=args.flip_test, batch_size=args.batch_size,
             threads=args.threads)

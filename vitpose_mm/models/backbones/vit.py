@@ -478,8 +478,8 @@ class ViTPoseBackbone(BaseBackbone):
         The original copies the map into NCHW order (``.contiguous()``).
         The values are the same; channels-last input lets the simple
         decoder's upsampling and 3x3 conv run without converting a (B, C,
-        4Hp, 4Wp) map (a profile of ViTPose-B at batch 8 on the CPU: a
-        311 ms copy out of 2.46 s gone), and is what mmpretrain's ViT hands
+        4Hp, 4Wp) map (a copy that a CPU profile of ViTPose-B showed as a
+        visible share of the step), and is what mmpretrain's ViT hands
         mmpose's heads.
         """
         B, _, C = tokens.shape

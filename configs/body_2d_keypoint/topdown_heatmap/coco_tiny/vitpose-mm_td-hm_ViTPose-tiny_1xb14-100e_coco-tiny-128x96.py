@@ -3,8 +3,8 @@
 # at 128x96, from random init, for a few minutes on a 2-core CPU, on the
 # tiny real COCO set of ../shared/data/coco (4 images, 14 annotated
 # people); trained and evaluated on the same people with their ground-truth
-# boxes. ViTPose-S at 256x192 takes ~30 s an iteration there and still has
-# AP 0 after 20 iterations; this model learns visibly in 100.
+# boxes. ViTPose-S at 256x192 is many times slower an iteration there and
+# still had AP 0 after 20 iterations; this model learns visibly in 100.
 # Learning from scratch on 14 people: no drop path, no half-body crops,
 # mild box jitter, a high lr without layer-wise decay (no pretrained layers
 # to protect). The tools take `--cfg-options data_root=PATH/`; the default
