@@ -23,7 +23,7 @@ from vitpose_mm.engine.hooks import FineTuneHook
 from vitpose_mm.tools.check_metainfo import check_metainfo, keypoint_problem
 
 MPII_CONFIG = (REPO / 'configs/body_2d_keypoint/topdown_heatmap/fine_tune/'
-               'vitpose-mm_td-hm_ViTPose-tiny_fine-tune-coco-to-mpii-'
+               'vitpose-mm_td-hm_ViTPose-tiny_1xb5-30e_fine-tune-coco-to-mpii-'
                '128x96.py')
 #: The tiny model, one fine-tuning iteration, validation at its end.
 TINY_FT = [o for o in TINY_RUN if not o.startswith('train_dataloader')]

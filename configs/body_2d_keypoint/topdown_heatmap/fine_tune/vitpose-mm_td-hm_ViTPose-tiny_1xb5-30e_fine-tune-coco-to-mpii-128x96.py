@@ -27,6 +27,7 @@ dataset = dict(
     data_root=data_root,
     ann_file='test_mpii.json',
     data_prefix=dict(img=''))
+auto_scale_lr = dict(base_batch_size=5)
 train_dataloader = dict(batch_size=5, dataset=dataset)
 val_dataloader = dict(batch_size=5, dataset=dict(dataset, bbox_file=None))
 test_dataloader = val_dataloader
