@@ -2,18 +2,15 @@
 import pytest
 import torch
 
+from tests.tiny import TINY_VIT, tiny_backbone
 from vitpose_mm.models import ViTPoseBackbone, ViTPosePlusBackbone
 from vitpose_mm.models.layers import resize_pos_embed
 
-TINY = dict(img_size=(64, 48), embed_dim=32, depth=2, num_heads=4,
-            mlp_ratio=2)
+TINY = TINY_VIT
 
 
 def tiny(cls=ViTPoseBackbone, **kwargs):
-    torch.manual_seed(0)
-    model = cls(**{**TINY, **kwargs})
-    model.init_weights()
-    return model.eval()
+    return tiny_backbone(cls, eval=True, **kwargs)
 
 
 def built_for(model, img_size, cls=ViTPoseBackbone, **kwargs):

@@ -10,19 +10,17 @@ from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmpose.registry import MODELS
 
-from vitpose_mm.models import ViTPoseBackbone, ViTPosePlusBackbone
+from tests.tiny import TINY_VIT, tiny_backbone
+from vitpose_mm.models import ViTPosePlusBackbone
 from vitpose_mm.models.layers import Attention, WindowAttention
 
-TINY = dict(embed_dim=32, depth=2, num_heads=4, mlp_ratio=2)
+TINY = {k: v for k, v in TINY_VIT.items() if k != 'img_size'}
 COCO = Path(__file__).resolve().parents[2] / (
     'configs/body_2d_keypoint/topdown_heatmap/coco')
 
 
 def tiny(**kwargs):
-    torch.manual_seed(0)
-    model = ViTPoseBackbone(**{**TINY, 'img_size': (64, 48), **kwargs})
-    model.init_weights()
-    return model.eval()
+    return tiny_backbone(eval=True, **kwargs)
 
 
 # ------------------------------------------------------- attention type --

@@ -3,18 +3,15 @@ import pytest
 import torch
 from mmpose.registry import MODELS
 
+from tests.tiny import TINY_VIT, tiny_backbone
 from vitpose_mm.models import VITPOSE_ARCHS, ViTPoseBackbone
 from vitpose_mm.models.layers import Attention, resize_pos_embed
 
-TINY = dict(img_size=(64, 48), embed_dim=32, depth=3, num_heads=4,
-            mlp_ratio=2)
+TINY = dict(TINY_VIT, depth=3)
 
 
 def tiny(**kwargs):
-    torch.manual_seed(0)
-    model = ViTPoseBackbone(**{**TINY, **kwargs})
-    model.init_weights()
-    return model
+    return tiny_backbone(base=TINY, **kwargs)
 
 
 def test_registered_name_resolves_to_our_class():

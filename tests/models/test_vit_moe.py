@@ -4,18 +4,15 @@ import torch
 from mmpose.registry import MODELS
 
 from tests.conftest import load_fixture
+from tests.tiny import TINY_MOE, tiny_backbone
 from vitpose_mm.models import ViTPosePlusBackbone
 from vitpose_mm.models.layers import MoEMlp
 
-TINY = dict(img_size=(64, 48), embed_dim=32, depth=2, num_heads=4,
-            mlp_ratio=2, num_expert=3, part_features=8)
+TINY = TINY_MOE
 
 
 def tiny(**kwargs):
-    torch.manual_seed(0)
-    model = ViTPosePlusBackbone(**{**TINY, **kwargs})
-    model.init_weights()
-    return model
+    return tiny_backbone(ViTPosePlusBackbone, base=TINY_MOE, **kwargs)
 
 
 def masked_reference(mlp: MoEMlp, x, index):
