@@ -86,9 +86,9 @@ def static_int8_model(cfg, checkpoint):
 
 def run(args) -> list:
     from vitpose_mm.apis import init_pose_model
-    from vitpose_mm.tools.data_root import load_config
+    from vitpose_mm.tools.data_root import load_run_config
     from vitpose_mm.tools.export_onnx import main as export
-    cfg = load_config(str(args.config),
+    cfg = load_run_config(str(args.config),
                       dict(data_root=str(SHARED / 'data/coco') + '/'))
     results = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -24,7 +24,7 @@ from mmengine.config import DictAction
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
-from vitpose_mm.tools.data_root import check_data_files, load_config
+from vitpose_mm.tools.data_root import check_data_files, load_run_config
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(
@@ -105,7 +105,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
-    cfg = load_config(
+    cfg = load_run_config(
         args.config,
         dict(
             data_root=osp.join(args.data_root, ''),

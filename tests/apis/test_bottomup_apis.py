@@ -17,7 +17,7 @@ from vitpose_mm.apis import (estimate_poses_bottomup,
                              init_pose_model, is_bottomup, make_visualizer,
                              render, to_instances)
 from vitpose_mm.tools import demo
-from vitpose_mm.tools.data_root import load_config
+from vitpose_mm.tools.data_root import load_run_config
 
 CONFIG = (REPO / 'configs/body_2d_keypoint/associative_embedding/coco_tiny/'
           'vitpose-mm_ae_ViTPose-tiny_1xb4-600e_coco-tiny-384x384.py')
@@ -26,7 +26,7 @@ CONFIG = (REPO / 'configs/body_2d_keypoint/associative_embedding/coco_tiny/'
 @pytest.fixture(scope='module')
 def tiny(tmp_path_factory):
     """A tiny bottom-up config and a checkpoint of random weights."""
-    cfg = load_config(str(CONFIG))
+    cfg = load_run_config(str(CONFIG))
     cfg.model.backbone.update(embed_dim=32, depth=2, num_heads=2)
     cfg.model.head.update(in_channels=32, deconv_out_channels=(16, 16))
     torch.manual_seed(0)

@@ -6,7 +6,7 @@ from mmengine.dataset import pseudo_collate
 from mmpose.registry import DATASETS, MODELS
 
 from tests.conftest import REPO
-from vitpose_mm.tools.data_root import load_config
+from vitpose_mm.tools.data_root import load_run_config
 
 CONFIGS = {
     'DEKRHead': 'dekr/coco/vitpose-mm_dekr_ViTPose-base_8xb32-300e_coco-'
@@ -37,7 +37,7 @@ def shrink_input(cfg, size=128):
 
 @pytest.mark.parametrize('head', sorted(CONFIGS))
 def test_head_trains_and_predicts_on_the_vit(head, coco_tiny):
-    cfg = load_config(str(REPO / 'configs/body_2d_keypoint' / CONFIGS[head]))
+    cfg = load_run_config(str(REPO / 'configs/body_2d_keypoint' / CONFIGS[head]))
     cfg.model.backbone.update(embed_dim=32, depth=2, num_heads=2,
                               drop_path_rate=0.)
     cfg.model.head.in_channels = 32

@@ -6,7 +6,7 @@ import json
 from mmengine.runner import Runner
 
 from tests.conftest import REPO, require_shared
-from vitpose_mm.tools.data_root import load_config
+from vitpose_mm.tools.data_root import load_run_config
 
 CONFIGS = REPO / 'configs/body_2d_keypoint/associative_embedding'
 TINY = dict(embed_dim=32, depth=2, num_heads=2)
@@ -25,7 +25,7 @@ def shrink(cfg, work_dir):
 
 def test_tiny_coco_trains_and_evaluates_without_boxes(tmp_path):
     data = require_shared('data/coco')
-    cfg = shrink(load_config(
+    cfg = shrink(load_run_config(
         str(CONFIGS / 'coco_tiny/vitpose-mm_ae_ViTPose-tiny_1xb4-600e_'
             'coco-tiny-384x384.py'), dict(data_root=f'{data}/')), tmp_path)
     cfg.val_evaluator.outfile_prefix = str(tmp_path / 'preds')
@@ -63,7 +63,7 @@ def test_tiny_coco_trains_and_evaluates_without_boxes(tmp_path):
 
 def test_crowdpose_config_evaluates_with_crowdpose_metric(tmp_path):
     data = require_shared('data/crowdpose')
-    cfg = shrink(load_config(
+    cfg = shrink(load_run_config(
         str(CONFIGS / 'crowdpose/vitpose-mm_ae_ViTPose-base_8xb32-300e_'
             'crowdpose-512x512.py')), tmp_path)
     cfg.test_dataloader.dataset.update(

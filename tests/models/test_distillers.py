@@ -300,9 +300,9 @@ def run(config, work_dir, coco_tiny, train=True, plain=False, **options):
     """Train (or test) ``config`` on the tiny set with ``options``; with
     ``plain`` the model is the distiller's student as a plain
     ``TopdownPoseEstimator``."""
-    from vitpose_mm.tools.data_root import load_config
+    from vitpose_mm.tools.data_root import load_run_config
     # Two training iterations of 2 people each (an epoch of 4 people).
-    cfg = load_config(str(config), {
+    cfg = load_run_config(str(config), {
         'data_root': f'{coco_tiny}/', 'work_dir': str(work_dir),
         'train_dataloader.batch_size': 2,
         'train_dataloader.dataset.indices': 4, 'train_cfg.max_epochs': 1,

@@ -8,7 +8,7 @@ import pytest
 from mmengine.runner import Runner
 
 from tests.conftest import REPO, require_shared
-from vitpose_mm.tools.data_root import load_config
+from vitpose_mm.tools.data_root import load_run_config
 
 TOPDOWN = REPO / 'configs/body_2d_keypoint/topdown_heatmap'
 TINY = dict(embed_dim=32, depth=2, num_heads=2, img_size=(64, 48))
@@ -55,7 +55,7 @@ CASES = {
 def test_config_trains_and_evaluates_on_tiny_set(name, tmp_path):
     folder, datasets, expected = CASES[name]
     data = require_shared(f'data/{folder}')
-    cfg = load_config(str(TOPDOWN / name))
+    cfg = load_run_config(str(TOPDOWN / name))
     train, test, metric = datasets(data, tmp_path)
     cfg.model.backbone.update(TINY)
     cfg.model.head.update(in_channels=32, deconv_out_channels=(16, 16))

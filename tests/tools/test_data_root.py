@@ -2,7 +2,7 @@
 import pytest
 from mmengine.config import Config
 
-from vitpose_mm.tools.data_root import (check_data_files, load_config,
+from vitpose_mm.tools.data_root import (check_data_files, load_run_config,
                                         missing_data_files, redirect_data_root)
 from tests.conftest import REPO
 
@@ -95,7 +95,7 @@ def test_redirect_does_nothing_without_a_new_root(old, new):
 
 
 def test_load_config_redirects_a_shipped_config(tmp_path):
-    cfg = load_config(str(FULL), dict(data_root=str(tmp_path) + '/'))
+    cfg = load_run_config(str(FULL), dict(data_root=str(tmp_path) + '/'))
     root = str(tmp_path) + '/'
     assert cfg.train_dataloader.dataset.data_root == root
     assert cfg.test_dataloader.dataset.data_root == root
@@ -108,7 +108,7 @@ def test_load_config_redirects_a_shipped_config(tmp_path):
 
 def test_load_config_missing_file_exits_with_its_name(tmp_path):
     with pytest.raises(SystemExit, match='config file not found.*nope.py'):
-        load_config(str(tmp_path / 'nope.py'))
+        load_run_config(str(tmp_path / 'nope.py'))
 
 
 def test_missing_data_files_names_key_and_path(tmp_path):
@@ -127,7 +127,7 @@ def test_missing_data_files_names_key_and_path(tmp_path):
 
 
 def test_check_data_files_message_says_what_to_do(tmp_path):
-    cfg = load_config(str(TINY), dict(data_root=str(tmp_path / 'no') + '/'))
+    cfg = load_run_config(str(TINY), dict(data_root=str(tmp_path / 'no') + '/'))
     with pytest.raises(SystemExit) as info:
         check_data_files(cfg, ('train_dataloader', ))
     message = str(info.value)

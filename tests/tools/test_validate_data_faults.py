@@ -21,7 +21,7 @@ from tests.tools.test_train_test import CONFIG, TINY_RUN, run_tool
 from tests.tools.test_validate_data import coco_copy  # noqa: F401 (fixture)
 from vitpose_mm.tools import train as train_tool
 from vitpose_mm.tools import validate_data
-from vitpose_mm.tools.data_root import load_config
+from vitpose_mm.tools.data_root import load_run_config
 from vitpose_mm.tools.validate_data import (WHOLEBODY_PARTS, InvalidData,
                                             check_annotation_file,
                                             validate_datasets)
@@ -329,7 +329,7 @@ def test_every_shipped_format_passes(tmp_path):
     plus = (REPO / 'configs/body_2d_keypoint/topdown_heatmap/vitpose_plus/'
             'vitpose-mm_td-hm_ViTPose-plus-tiny_1xb16-3e_6datasets-tiny-'
             '256x192.py')
-    cfg = load_config(str(plus), {'data_root': f'{data}/'})
+    cfg = load_run_config(str(plus), {'data_root': f'{data}/'})
     cfg.work_dir = str(tmp_path / 'plus')
     assert validate_datasets(
         cfg, ('train_dataloader', 'val_dataloader', 'val_evaluator')) == {}

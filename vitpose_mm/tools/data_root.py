@@ -140,7 +140,7 @@ def missing_data_files(cfg: Config, sections: Tuple[str, ...]) -> List[str]:
     return missing
 
 
-def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+def load_run_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     """Read a config file, merge ``--cfg-options`` and redirect its data.
 
     Args:

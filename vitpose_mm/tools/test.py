@@ -34,7 +34,7 @@ from torch import nn
 from vitpose_mm.checkpoint import load_state_dict_file
 from vitpose_mm.checkpoint.hf_folder import check_folder_fits
 from vitpose_mm.engine.atomic_files import WriteError, write_atomically
-from vitpose_mm.tools.data_root import check_data_files, load_config
+from vitpose_mm.tools.data_root import check_data_files, load_run_config
 from vitpose_mm.tools.validate_data import validate_datasets
 from vitpose_mm.tools.launcher_args import (add_visual_args,
                                             apply_visual_args,
@@ -156,7 +156,7 @@ class SaveMetricsHook(Hook):
 def main(argv: Optional[List[str]] = None) -> None:
     """Build the Runner from the config and run the test loop."""
     args = parse_args(argv)
-    cfg = merge_args(load_config(args.config, args.cfg_options), args)
+    cfg = merge_args(load_run_config(args.config, args.cfg_options), args)
     check_data_files(cfg, ('test_dataloader', 'test_evaluator'))
     validate_datasets(cfg, ('test_dataloader', 'test_evaluator'),
                       args.skip_invalid)

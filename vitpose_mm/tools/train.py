@@ -64,7 +64,7 @@ from vitpose_mm.checkpoint.io import checkpoint_problem, weights_only_detail
 from vitpose_mm.models.load_hook import CheckpointMismatch
 from vitpose_mm.engine.atomic_files import WriteError
 from vitpose_mm.tools.check_metainfo import check_metainfo
-from vitpose_mm.tools.data_root import check_data_files, load_config
+from vitpose_mm.tools.data_root import check_data_files, load_run_config
 from vitpose_mm.tools.validate_data import validate_datasets
 from vitpose_mm.tools.launcher_args import (add_visual_args,
                                             apply_visual_args, build_runner,
@@ -251,7 +251,7 @@ def find_resumable(work_dir: str) -> Optional[str]:
 def main(argv: Optional[List[str]] = None) -> None:
     """Build the Runner from the config and train."""
     args = parse_args(argv)
-    cfg = merge_args(load_config(args.config, args.cfg_options), args)
+    cfg = merge_args(load_run_config(args.config, args.cfg_options), args)
     sections = ('train_dataloader', )
     if cfg.get('val_cfg') and cfg.get('val_dataloader'):
         sections += ('val_dataloader', 'val_evaluator')
