@@ -20,7 +20,7 @@ Three things follow from that, each declared here once:
 Pure functions of names and tensors: nothing here imports ``models/``.
 """
 import numbers
-from typing import Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -32,6 +32,19 @@ RELEASED_DATASETS = ('coco', 'aic', 'mpii', 'ap10k', 'apt36k', 'wholebody')
 
 #: A dataset given by name (``'coco'``) or expert index (``0``).
 Dataset = Union[int, str]
+
+
+def head_names_of(state) -> List[str]:
+    """Names of the per-dataset heads ``heads.<name>.*`` of a ViTPose+
+    state dict in our layout (or a model's ``state_dict()``), in key order
+    (the model's dataset order); [] for a plain model."""
+    names = []
+    for key in state:
+        if key.startswith('heads.'):
+            name = key.split('.')[1]
+            if name not in names:
+                names.append(name)
+    return names
 
 
 def resolve_dataset(dataset: Dataset,

@@ -6,7 +6,7 @@ shapes are all it reads) and does, in this order:
 
 1. **convert** to our layout (:func:`.convert.convert_state_dict`; the
    per-dataset head order of a ViTPose+ model is read from the model's
-   keys, :func:`.original.head_names_of`);
+   keys, :func:`.experts.head_names_of`);
 2. **select** the tensors under ``prefix`` (a backbone's ``init_cfg`` takes
    ``backbone.*`` of a whole pose model; a bare MAE file is taken whole);
 3. **resize** ``pos_embed`` of another token grid to the model's
@@ -54,7 +54,7 @@ from torch import nn
 
 from . import moe
 from .convert import OURS, convert_state_dict, detect_layout
-from .original import head_names_of
+from .experts import head_names_of
 from .pos_embed import infer_pos_embed_grid, resize_pos_embed
 from .table import StateDict
 

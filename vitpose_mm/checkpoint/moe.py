@@ -70,7 +70,7 @@ import torch
 
 from .experts import (RELEASED_DATASETS, Dataset, fold_expert,
                       resolve_dataset, unfold_expert)
-from .original import head_names_of
+from .experts import head_names_of
 from .table import StateDict
 
 _FC2 = re.compile(r'backbone\.blocks\.(\d+)\.mlp\.fc2\.(weight|bias)\Z')

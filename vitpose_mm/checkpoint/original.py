@@ -41,10 +41,11 @@ Special cases:
   and our backbone add to every patch token.
 """
 import re
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
 from mmengine.logging import MMLogger
 
+from .experts import head_names_of
 from .table import KeyTable, StateDict, split_keys
 
 NAME = 'original'
@@ -64,17 +65,6 @@ def matches(state: StateDict) -> bool:
     return (any(k.startswith('backbone.blocks.') for k in keys) and any(
         k.startswith(('keypoint_head.', 'associate_keypoint_heads.'))
         or k == 'backbone.cls_token' for k in keys))
-
-
-def head_names_of(state: StateDict) -> List[str]:
-    """Names of the ``heads.<name>.*`` of a state dict, in key order."""
-    names = []
-    for key in state:
-        if key.startswith('heads.'):
-            name = key.split('.')[1]
-            if name not in names:
-                names.append(name)
-    return names
 
 
 def to_ours(state: StateDict,
