@@ -22,3 +22,8 @@ def tiny_backbone(cls: Optional[type] = None, *, base: dict = TINY_VIT,
     model = (cls or ViTPoseBackbone)(**{**base, **kwargs})
     model.init_weights()
     return model.eval() if eval else model
+
+
+#: The backbone that shrinks a whole config for a seconds-long run (the
+#: config keeps its input size, MLP ratio and head).
+TINY_CONFIG_BACKBONE = dict(embed_dim=32, depth=2, num_heads=2)

@@ -16,11 +16,12 @@ from mmengine.registry import DefaultScope
 
 from tests.checkpoint.test_hf_parity import hf_model
 from tests.tools.test_train_test import CONFIG
+from tests.tiny import TINY_CONFIG_BACKBONE
 from vitpose_mm.checkpoint import convert_state_dict, save_state_dict_file
 
 transformers = pytest.importorskip('transformers')
 
-TINY = dict(embed_dim=32, depth=2, num_heads=2)
+TINY = TINY_CONFIG_BACKBONE
 
 
 def write_config(folder, embed_dim=TINY['embed_dim']):

@@ -6,10 +6,11 @@ import json
 from mmengine.runner import Runner
 
 from tests.conftest import REPO, require_shared
+from tests.tiny import TINY_CONFIG_BACKBONE
 from vitpose_mm.tools.data_root import load_run_config
 
 CONFIGS = REPO / 'configs/body_2d_keypoint/associative_embedding'
-TINY = dict(embed_dim=32, depth=2, num_heads=2)
+TINY = TINY_CONFIG_BACKBONE
 
 
 def shrink(cfg, work_dir):

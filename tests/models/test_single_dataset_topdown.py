@@ -8,10 +8,11 @@ import pytest
 from mmengine.runner import Runner
 
 from tests.conftest import REPO, require_shared
+from tests.tiny import TINY_CONFIG_BACKBONE
 from vitpose_mm.tools.data_root import load_run_config
 
 TOPDOWN = REPO / 'configs/body_2d_keypoint/topdown_heatmap'
-TINY = dict(embed_dim=32, depth=2, num_heads=2, img_size=(64, 48))
+TINY = dict(TINY_CONFIG_BACKBONE, img_size=(64, 48))
 
 
 def _mpii_headboxes(data, tmp_path):
