@@ -2,13 +2,12 @@
 MPII's 16 keypoints and a made-up 5-keypoint set built from the COCO
 annotations, from a COCO checkpoint the suite trains; a new ViTPose+
 dataset; and the refusals along the way."""
+import argparse
 import json
-import subprocess
-import sys
 
 import pytest
 import torch
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.registry import DefaultScope
 from mmengine.runner.checkpoint import load_checkpoint
 from mmpose.registry import MODELS
@@ -46,12 +45,13 @@ def coco_checkpoint(tmp_path_factory):
     return work_dir / 'epoch_8.pth'
 
 
-def _tiny_cfg(path, **extra):
+def _tiny_cfg(path):
+    """The config with TINY_FT applied, parsed as the tools parse it."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     cfg = Config.fromfile(str(path))
-    cfg.merge_from_dict(
-        {k: eval(v, {}) if v[0] in '(N0123456789' else v
-         for k, v in (o.split('=', 1) for o in TINY_FT)})
-    cfg.merge_from_dict(extra)
+    cfg.merge_from_dict(parser.parse_args(['--cfg-options',
+                                           *TINY_FT]).cfg_options)
     return cfg
 
 

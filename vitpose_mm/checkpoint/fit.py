@@ -188,6 +188,26 @@ def resize_stored_pos_embed(state: StateDict, own: Shapes, key: str,
     state[key] = resize_pos_embed(stored, tuple(src_grid), tuple(grid))
 
 
+def keypoint_pairs(keypoint_map: KeypointMap,
+                   where: str = 'keypoint_map') -> List[Tuple[int, int]]:
+    """``keypoint_map`` as a list of (int, int) pairs.
+
+    Raises:
+        ValueError: A string, or an entry that is not a pair of ints
+            (naming the value).
+    """
+    if isinstance(keypoint_map, (str, bytes)):
+        raise ValueError(f'{where} must be (checkpoint index, model index) '
+                         f'pairs, got {keypoint_map!r}')
+    for pair in keypoint_map:
+        if (not isinstance(pair, (tuple, list)) or len(pair) != 2
+                or not all(isinstance(i, int) and not isinstance(i, bool)
+                           for i in pair)):
+            raise ValueError(f'{where}: {pair!r} is not a (checkpoint index, '
+                             'model index) pair of ints')
+    return [tuple(pair) for pair in keypoint_map]
+
+
 def check_keypoint_map(keypoint_map: KeypointMap, num_src: int,
                        num_dst: int, where: str = 'keypoint_map') -> List[
                            Tuple[int, int]]:
@@ -209,13 +229,7 @@ def check_keypoint_map(keypoint_map: KeypointMap, num_src: int,
             twice.
     """
     pairs, seen = [], set()
-    for pair in keypoint_map:
-        if (not isinstance(pair, (tuple, list)) or len(pair) != 2
-                or not all(isinstance(i, int) and not isinstance(i, bool)
-                           for i in pair)):
-            raise ValueError(f'{where}: {pair!r} is not a (checkpoint index, '
-                             'model index) pair of ints')
-        src, dst = pair
+    for src, dst in keypoint_pairs(keypoint_map, where):
         if not 0 <= src < num_src:
             raise ValueError(
                 f'{where}: ({src}, {dst}) names checkpoint keypoint {src}, '
@@ -518,5 +532,6 @@ def check_fits(model: nn.Module,
 
 __all__ = ['CHECKS', 'FINAL_LAYERS', 'FINE_TUNE_HINT', 'Fit',
            'check_fits', 'check_keypoint_map', 'check_same_tensors',
+           'keypoint_pairs',
            'fit_state_dict', 'may_lack', 'model_grid',
            'resize_stored_pos_embed', 'summarise_keys']

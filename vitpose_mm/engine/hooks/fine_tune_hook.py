@@ -42,7 +42,7 @@ from mmengine.model import is_model_wrapper
 from mmpose.registry import HOOKS
 from torch import nn
 
-from ...checkpoint.fit import FINAL_LAYERS
+from ...checkpoint.fit import FINAL_LAYERS, keypoint_pairs
 from ...models.load_hook import set_fine_tune
 
 
@@ -83,13 +83,8 @@ class FineTuneHook(Hook):
                  expert_from: Union[str, int, None] = None,
                  train_only: Optional[Sequence[str]] = None) -> None:
         if keypoint_map is not None:
-            if isinstance(keypoint_map, (str, bytes)) or not all(
-                    isinstance(p, (tuple, list)) and len(p) == 2
-                    for p in keypoint_map):
-                raise ValueError(
-                    f'fine_tune keypoint_map must be (checkpoint index, '
-                    f'model index) pairs, got {keypoint_map!r}')
-            keypoint_map = [tuple(p) for p in keypoint_map]
+            keypoint_map = keypoint_pairs(keypoint_map,
+                                          'fine_tune keypoint_map')
         if expert_from is not None and new_dataset is None:
             raise ValueError('fine_tune expert_from needs new_dataset (the '
                              'ViTPose+ dataset whose expert it seeds)')
