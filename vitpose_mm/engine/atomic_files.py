@@ -64,6 +64,7 @@ def check_output(dst: PathLike, sources: Iterable[PathLike] = ()) -> None:
     Raises:
         ValueError: One line: ``dst`` is one of ``sources`` (also through a
             symlink or a hard link), or an existing folder.
+        WriteError: ``dst`` cannot be written (:func:`check_writable`).
     """
     for src in sources:
         if same_file(src, dst):
@@ -73,6 +74,38 @@ def check_output(dst: PathLike, sources: Iterable[PathLike] = ()) -> None:
                              f'({how}); writing it would destroy the source')
     if osp.isdir(dst):
         raise ValueError(f'DST {dst} is a folder; name a file')
+    check_writable(dst)
+
+
+def check_writable(path: PathLike) -> None:
+    """Refuse, before any work, a file that cannot be written in place.
+
+    ``path`` may not exist yet, nor its folder (the nearest existing
+    folder above it must then take new entries). A read-only file is
+    refused although a rename could replace it: its mode says it is not
+    to be overwritten (``cp`` refuses it too). ``os.access`` also sees
+    what a mode does not: a read-only mount, an immutable file
+    (``chattr +i``, which binds root too).
+
+    Raises:
+        WriteError: One line: ``path`` is a folder, a read-only file, or
+            lies in (or would be created under) a folder that is
+            read-only or not a folder.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise WriteError(f'cannot write {path}: it is a folder')
+    if path.exists() and not os.access(path, os.W_OK):
+        raise WriteError(f'cannot write {path}: the file is read-only; '
+                         'the existing file is unchanged')
+    folder = path.absolute().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise WriteError(f'cannot write {path}: {folder} is not a folder')
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise WriteError(f'cannot write {path}: the folder {folder} is '
+                         'read-only')
 
 
 def _reason(err: BaseException) -> str:
@@ -91,18 +124,19 @@ def atomic_output(path: PathLike) -> Iterator[str]:
     of the module docstring and renamed to ``path``.
 
     Raises:
-        WriteError: The folder cannot take a new file, or the block or the
+        WriteError: ``path`` is refused by :func:`check_writable` (a
+            folder, read-only), the folder cannot take a new file, or the
+            block or the
             rename raised an ``OSError`` (a full disk: ``ENOSPC``); the
             temporary file is removed and ``path`` is unchanged. Other
             exceptions of the block propagate unchanged, after the same
             clean-up.
     """
     path = Path(path)
+    check_writable(path)
     existed = path.exists()
     unchanged = ('the existing file is unchanged'
                  if existed else 'nothing was written')
-    if path.is_dir():
-        raise WriteError(f'cannot write {path}: it is a folder')
     try:
         fd, tmp = tempfile.mkstemp(
             prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)

@@ -83,7 +83,8 @@ def main(argv: Optional[List[str]] = None) -> None:
                            opset=args.opset, batch=args.batch,
                            verify=not args.no_verify, atol=args.atol,
                            int8=args.int8)
-    except (InputError, ValueError, RuntimeError) as err:
+    except (InputError, ValueError, RuntimeError, OSError) as err:
+        # OSError: WriteError (read-only, full disk), one line
         raise SystemExit(f'vitpose_mm.tools.export_onnx: {err}') from None
     print(f'wrote {path}')
 
