@@ -54,3 +54,34 @@ def _registries():
 def coco_tiny() -> Path:
     """The real tiny COCO set (4 images, 14 annotated people)."""
     return require_shared('data/coco')
+
+
+@pytest.fixture
+def make_read_only():
+    """``make_read_only(path)``: make a file or folder read-only for this
+    process until the test ends. A non-root user gets ``chmod a-w``; root,
+    whom modes do not bind, ``chattr +i`` (immutable: refused to root
+    too, on ext2/3/4, XFS, btrfs). Skips where neither is possible."""
+    import stat
+    import subprocess
+    undo = []
+
+    def make(path: Path) -> Path:
+        if os.geteuid() != 0:
+            mode = stat.S_IMODE(path.stat().st_mode)
+            path.chmod(mode & ~0o222)
+            undo.append(lambda: path.chmod(mode))
+        else:
+            done = subprocess.run(['chattr', '+i', str(path)],
+                                  capture_output=True, text=True)
+            if done.returncode:
+                pytest.skip(f'root cannot make {path} read-only here '
+                            f'(chattr +i: {done.stderr.strip()})')
+            undo.append(lambda: subprocess.run(['chattr', '-i', str(path)],
+                                               check=True))
+        assert not os.access(path, os.W_OK)
+        return path
+
+    yield make
+    for step in reversed(undo):
+        step()

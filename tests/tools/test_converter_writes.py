@@ -151,3 +151,41 @@ def test_new_files_follow_the_umask(tmp_path):
         os.umask(old)
     assert stat.S_IMODE((tmp_path / 'a.json').stat().st_mode) == 0o644
     assert stat.S_IMODE((tmp_path / 'b.json').stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize('what', ['file', 'folder'])
+def test_read_only_output_is_refused(tmp_path, checkpoint, make_read_only,
+                                     capsys, what):
+    """A read-only DST (or its folder) is refused in one line before the
+    source is read; the old file stays (a rename could replace a
+    read-only file: its mode says not to)."""
+    folder = tmp_path / 'out'
+    folder.mkdir()
+    dst = folder / 'out.pth'
+    dst.write_bytes(b'previous good output')
+    make_read_only(dst if what == 'file' else folder)
+    assert convert_checkpoint.main([str(checkpoint), str(dst)]) == 1
+    reason = ('the file is read-only; the existing file is unchanged'
+              if what == 'file' else f'the folder {folder} is read-only')
+    assert capsys.readouterr().err == (
+        f'convert_checkpoint: error: cannot write {dst}: {reason}\n')
+    assert dst.read_bytes() == b'previous good output'
+    assert sorted(p.name for p in folder.iterdir()) == ['out.pth']
+
+
+def test_rename_refused_by_the_file_system(tmp_path, monkeypatch):
+    """Where the mode allows it but the file system refuses the rename
+    (EPERM, EACCES: NFS, an ACL): one line, old file and no .tmp left."""
+    dst = tmp_path / 'metrics.json'
+    dst.write_text('{"old": 1}')
+
+    def refuse(*args):
+        raise PermissionError(13, os.strerror(13))
+
+    monkeypatch.setattr('vitpose_mm.engine.atomic_files.os.replace', refuse)
+    with pytest.raises(WriteError) as exc:
+        write_atomically(dst, '{"new": 2}')
+    assert str(exc.value) == (f'cannot write {dst}: Permission denied; '
+                              'the existing file is unchanged')
+    assert dst.read_text() == '{"old": 1}'
+    assert [p.name for p in tmp_path.iterdir()] == ['metrics.json']

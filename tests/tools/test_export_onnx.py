@@ -204,3 +204,75 @@ def test_output_that_is_an_input_is_refused(tmp_path):
         main([str(tmp_path / 'cfg.py'), str(weights),
               str(tmp_path / 'hard.onnx')])
     assert weights.read_bytes() == before
+
+
+def _files(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_external_data_is_replaced_whole(vitpose, tmp_path):
+    """issue 20: with an external-data file the pair is written under new
+    names and renamed; the previous data file goes only after the rename,
+    and a failed export (here: the check) leaves the previous pair."""
+    model, _ = vitpose
+    out = tmp_path / 'model.onnx'
+    export_onnx(model, out, external_data=True)
+    first = _files(tmp_path)
+    assert len(first) == 2 and first[1].startswith('model.onnx.')
+    x = torch.randn(2, 3, 64, 48)
+    with torch.no_grad():
+        ref = model(x, None, mode='tensor').numpy()
+    np.testing.assert_allclose(ort_heatmaps(out, x), ref, atol=1e-4)
+    before = {n: (tmp_path / n).read_bytes() for n in first}
+    with pytest.raises(RuntimeError, match=f'^{out}: onnxruntime heatmaps '
+                       'differ from PyTorch by'):
+        export_onnx(model, out, external_data=True, atol=-1.0)
+    assert {n: (tmp_path / n).read_bytes() for n in first} == before
+    export_onnx(model, out)  # inline weights: the old data file goes
+    assert _files(tmp_path) == ['model.onnx']
+    np.testing.assert_allclose(ort_heatmaps(out, x), ref, atol=1e-4)
+
+
+def test_full_disk_keeps_the_previous_file(vitpose, tmp_path, monkeypatch):
+    model, _ = vitpose
+    out = tmp_path / 'model.onnx'
+    out.write_bytes(b'previous export')
+
+    def full(*args):
+        raise OSError(28, 'No space left on device')
+
+    monkeypatch.setattr('vitpose_mm.engine.atomic_files.replace_durably',
+                        full)
+    for external in (False, True):
+        with pytest.raises(OSError) as exc:
+            export_onnx(model, out, external_data=external, verify=False)
+        assert str(exc.value) == (
+            f'cannot write {out}: No space left on device (disk full); '
+            'the existing file is unchanged')
+        assert out.read_bytes() == b'previous export'
+        assert _files(tmp_path) == ['model.onnx']
+
+
+@pytest.mark.parametrize('what', ['file', 'folder'])
+def test_read_only_or_folder_output_is_one_line(vitpose, tmp_path,
+                                                make_read_only, what):
+    model, _ = vitpose
+    model.cfg.dump(str(tmp_path / 'cfg.py'))
+    torch.save(model.state_dict(), tmp_path / 'w.pth')
+    folder = tmp_path / 'out'
+    folder.mkdir()
+    out = folder / 'model.onnx'
+    out.write_bytes(b'previous export')
+    make_read_only(out if what == 'file' else folder)
+    reason = ('the file is read-only; the existing file is unchanged'
+              if what == 'file' else f'the folder {folder} is read-only')
+    with pytest.raises(SystemExit) as exc:
+        main([str(tmp_path / 'cfg.py'), str(tmp_path / 'w.pth'), str(out)])
+    assert str(exc.value) == (f'vitpose_mm.tools.export_onnx: cannot write '
+                              f'{out}: {reason}')
+    assert out.read_bytes() == b'previous export'
+    assert _files(folder) == ['model.onnx']
+    with pytest.raises(SystemExit, match=f'^vitpose_mm.tools.export_onnx: '
+                       f'DST {folder} is a folder; name a file$'):
+        main([str(tmp_path / 'cfg.py'), str(tmp_path / 'w.pth'),
+              str(folder)])
