@@ -142,8 +142,9 @@ def main() -> None:
                 start = time.perf_counter()
                 validate_data.check_annotation_file(
                     str(path), str(folder / 'img'), 17, train=True)
+            seconds = time.perf_counter() - start
             print(f'| check with images, {threads} thread(s) | '
-                  f'{time.perf_counter() - start:.2f} |')
+                  f'{seconds:.2f} ({args.images / seconds:.0f} images/s) |')
     finally:
         shutil.rmtree(folder)
 

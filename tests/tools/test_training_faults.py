@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 import torch
 
 from tests.conftest import REPO, require_shared
@@ -119,3 +120,18 @@ def test_killed_validation_resumes_refuses_and_survives_a_full_disk(
     ]
     assert checkpoint_problem(str(work / 'best_coco_AP_epoch_1.pth')) is None
     assert not list(work.glob('.*.tmp'))
+
+
+@pytest.mark.parametrize('tool', ['train', 'test'])
+def test_device_flag_is_not_taken_by_train_and_test(tool, capsys):
+    """The train and test tools leave the device to mmengine (README,
+    Failure behaviour): ``--device meta`` is refused by argparse, exit
+    status 2, before anything is read."""
+    import importlib
+    module = importlib.import_module(f'vitpose_mm.tools.{tool}')
+    argv = ['cfg.py'] + (['w.pth'] if tool == 'test' else [])
+    with pytest.raises(SystemExit) as exc:
+        module.parse_args(argv + ['--device', 'meta'])
+    assert exc.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith(
+        'error: unrecognized arguments: --device meta')
