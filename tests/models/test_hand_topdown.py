@@ -132,3 +132,16 @@ def test_hand_config_trains_and_is_scored_on_every_hand(name, tmp_path):
     seen = valid.sum(0)
     pck = (within[seen > 0] / seen[seen > 0]).mean()
     assert metrics['PCK'] == pytest.approx(pck, abs=1e-6)
+
+
+@pytest.mark.parametrize('name', sorted(CASES))
+def test_hand_config_with_another_keypoint_count_is_refused(name):
+    # The stock datasets state no metainfo in the config: their class's
+    # 21 keypoints are checked against the head before a run starts.
+    from vitpose_mm.tools.check_metainfo import check_metainfo
+    cfg = load_run_config(str(HAND / name))
+    check_metainfo(cfg, ('train_dataloader', 'val_dataloader'))
+    cfg.model.head.out_channels = 17
+    with pytest.raises(SystemExit, match=r'defines 21 keypoints but the '
+                       r'model predicts 17 .*out_channels=21$'):
+        check_metainfo(cfg, ('train_dataloader', ))
