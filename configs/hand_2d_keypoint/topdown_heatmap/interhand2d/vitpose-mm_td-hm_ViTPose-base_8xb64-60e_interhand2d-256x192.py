@@ -8,32 +8,35 @@
 # load_from to such a checkpoint to reproduce them.
 _base_ = ['../../../_base_/vitpose_hand-256x192.py']
 
+# The original's schedule: 60 epochs, steps at 40 and 50, evaluation and a
+# checkpoint every 5 epochs.
+train_cfg = dict(max_epochs=60, val_interval=5)
+param_scheduler = [
+    dict(type='LinearLR', begin=0, end=500, start_factor=0.001,
+         by_epoch=False),
+    dict(type='MultiStepLR', begin=0, end=60, milestones=[40, 50],
+         gamma=0.1, by_epoch=True),
+]
+default_hooks = dict(checkpoint=dict(interval=5))
+
 dataset_type = 'ViTPoseInterHand2DDataset'
 data_root = 'data/interhand2.6m/'
-train = 'annotations/all/InterHand2.6M_train'
-val = 'annotations/machine_annot/InterHand2.6M_val'
-test = 'annotations/all/InterHand2.6M_test'
+# Each split's annotation, camera and joint files and its image folder.
+splits = {
+    split: dict(
+        ann_file=f'annotations/{subset}/InterHand2.6M_{split}_data.json',
+        camera_param_file=f'annotations/{subset}/InterHand2.6M_{split}_'
+        'camera.json',
+        joint_file=f'annotations/{subset}/InterHand2.6M_{split}_joint_3d.json',
+        data_prefix=dict(img=f'images/{split}/'))
+    for subset, split in (('all', 'train'), ('machine_annot', 'val'),
+                          ('all', 'test'))
+}
+test_dataset = dict(
+    _delete_=True, type=dataset_type, data_root=data_root, test_mode=True,
+    pipeline={{_base_.val_pipeline}})
 
 train_dataloader = dict(
-    dataset=dict(
-        type=dataset_type, data_root=data_root,
-        ann_file=f'{train}_data.json',
-        camera_param_file=f'{train}_camera.json',
-        joint_file=f'{train}_joint_3d.json',
-        data_prefix=dict(img='images/train/')))
-val_dataloader = dict(
-    dataset=dict(
-        _delete_=True, type=dataset_type, data_root=data_root,
-        test_mode=True, pipeline={{_base_.val_pipeline}},
-        ann_file=f'{val}_data.json',
-        camera_param_file=f'{val}_camera.json',
-        joint_file=f'{val}_joint_3d.json',
-        data_prefix=dict(img='images/val/')))
-test_dataloader = dict(
-    dataset=dict(
-        _delete_=True, type=dataset_type, data_root=data_root,
-        test_mode=True, pipeline={{_base_.val_pipeline}},
-        ann_file=f'{test}_data.json',
-        camera_param_file=f'{test}_camera.json',
-        joint_file=f'{test}_joint_3d.json',
-        data_prefix=dict(img='images/test/')))
+    dataset=dict(type=dataset_type, data_root=data_root, **splits['train']))
+val_dataloader = dict(dataset=dict(test_dataset, **splits['val']))
+test_dataloader = dict(dataset=dict(test_dataset, **splits['test']))

@@ -4,17 +4,8 @@
 # where they differ (configs/hand_2d_keypoint/topdown_heatmap/onehand10k/
 # td-hm_hrnetv2-w18_8xb64-210e_onehand10k-256x256.py): 256x256 input (a
 # 16x16 token grid), 64x64 heatmaps, the annotation's hand box padded 1.25x,
-# 210 epochs with steps at 170 and 200. mmpose's OneHand10KDataset.
+# the base's 210 epochs with steps at 170 and 200. mmpose's OneHand10KDataset.
 _base_ = ['../../../_base_/vitpose_hand-256x192.py']
-
-train_cfg = dict(max_epochs=210, val_interval=10)
-param_scheduler = [
-    dict(type='LinearLR', begin=0, end=500, start_factor=0.001,
-         by_epoch=False),
-    dict(type='MultiStepLR', begin=0, end=210, milestones=[170, 200],
-         gamma=0.1, by_epoch=True),
-]
-default_hooks = dict(checkpoint=dict(interval=10))
 
 codec = dict(
     type='MSRAHeatmap', input_size=(256, 256), heatmap_size=(64, 64),
