@@ -19,11 +19,11 @@ HAND = REPO / 'configs/hand_2d_keypoint/topdown_heatmap'
 
 def _interhand_truth(data):
     """(keypoints (N, 21, 2), valid (N, 21), tight xyxy boxes (N, 4)) of
-    every hand with more than 11 valid joints: world -> camera -> pixels, done here from
-    the InterHand2.6M files (the camera model of its README)."""
+    every hand with more than 11 valid joints: world -> camera -> pixels,
+    done here from the InterHand2.6M files (the camera model of its README)."""
     files = {k: json.loads((data / f'test_interhand2.6m_{k}.json')
-                           .read_text()) for k in ('data', 'camera',
-                                                   'joint_3d')}
+                           .read_text())
+             for k in ('data', 'camera', 'joint_3d')}
     hands, valids, boxes = [], [], []
     for image, ann in zip(files['data']['images'],
                           files['data']['annotations']):
@@ -120,8 +120,8 @@ def test_hand_config_trains_and_is_scored_on_every_hand(name, tmp_path):
     assert pred.shape == (hands, 21, 2)
     # mmpose's EPE (pixels) and PCK@0.2 of max(box w, h) equal what the
     # dumped predictions give against the ground truth read here, so the
-    # dataset's keypoints, visibility and boxes (the tight hand box on InterHand2.6M,
-    # the original's PCK normaliser) are the ones being scored.
+    # dataset's keypoints, visibility and boxes (the tight hand box on
+    # InterHand2.6M, the original's PCK normaliser) are the ones being scored.
     assert valid.sum() > hands * 11
     dist = np.linalg.norm(pred - gt, axis=-1)  # (N, 21)
     assert metrics['EPE'] == pytest.approx(dist[valid].mean(), rel=1e-4)

@@ -1,11 +1,12 @@
 # ViTPose-B on InterHand2.6M 'all' (the original interhand2d/
-# ViTPose_base_interhand2d_all_256x192.py): one 21-keypoint instance per hand
-# (ViTPoseInterHand2DDataset, as mmpose 0.x's InterHand2DDataset), ground-truth
-# hand boxes; trained on all/train, validated on machine_annot/val and tested
-# on all/test as the original does (mmpose's InterHand loader takes no
-# bbox_file: the test datasets replace the base's). The original README's InterHand2.6M rows
-# fine-tune ViTPose++ multi-task (COCO+AIC+MPII+WholeBody) weights: set
-# load_from to such a checkpoint to reproduce them.
+# ViTPose_base_interhand2d_all_256x192.py): one 21-keypoint instance per
+# hand (ViTPoseInterHand2DDataset, as mmpose 0.x's InterHand2DDataset),
+# ground-truth hand boxes; trained on all/train, validated on
+# machine_annot/val and tested on all/test as the original does (mmpose's
+# InterHand loader takes no bbox_file: the test datasets replace the
+# base's). The original README's InterHand2.6M rows fine-tune ViTPose++
+# multi-task (COCO+AIC+MPII+WholeBody) weights: set load_from to such a
+# checkpoint to reproduce them.
 _base_ = ['../../../_base_/vitpose_hand-256x192.py']
 
 # The original's schedule: 60 epochs, steps at 40 and 50, evaluation and a
@@ -27,7 +28,8 @@ splits = {
         ann_file=f'annotations/{subset}/InterHand2.6M_{split}_data.json',
         camera_param_file=f'annotations/{subset}/InterHand2.6M_{split}_'
         'camera.json',
-        joint_file=f'annotations/{subset}/InterHand2.6M_{split}_joint_3d.json',
+        joint_file=f'annotations/{subset}/InterHand2.6M_{split}_'
+        'joint_3d.json',
         data_prefix=dict(img=f'images/{split}/'))
     for subset, split in (('all', 'train'), ('machine_annot', 'val'),
                           ('all', 'test'))
