@@ -80,7 +80,7 @@ def calibration_crops(cfg, checkpoint, model=None):
 def static_int8_model(cfg, checkpoint):
     """The eager model with its backbone statically quantised, calibrated
     on the test set's crops (one pass, no flip)."""
-        from vitpose_mm.apis import init_pose_model
+    from vitpose_mm.apis import init_pose_model
     from vitpose_mm.deploy.static_int8 import quantize_static_int8
     model = init_pose_model(cfg, checkpoint, fast=False)
     crops = calibration_crops(cfg, checkpoint, model)
