@@ -103,6 +103,13 @@ def quantize_onnx_int8(src: Union[str, Path], dst: Union[str, Path]) -> Path:
         str(src), str(dst), op_types_to_quantize=['MatMul', 'Gemm'],
         weight_type=QuantType.QInt8, per_channel=False,
         extra_options=dict(MatMulConstBOnly=True))
+    return _restore_metadata(dst, meta)
+
+
+def _restore_metadata(dst: Path, meta: dict) -> Path:
+    """Give ``dst`` exactly the ``metadata_props`` ``meta`` (onnxruntime's
+    quantisers drop or rewrite them)."""
+    import onnx
     model = onnx.load(str(dst))
     del model.metadata_props[:]
     for key, value in meta.items():
@@ -185,9 +192,4 @@ def quantize_onnx_static_int8(src: Union[str, Path], dst: Union[str, Path],
         spec = json.loads(meta[META_RUNTIME])
         spec['precision'] = 'int8'
         meta[META_RUNTIME] = json.dumps(spec, separators=(',', ':'))
-    model = onnx.load(str(dst))
-    del model.metadata_props[:]
-    for key, value in meta.items():
-        model.metadata_props.add(key=key, value=value)
-    onnx.save(model, str(dst))
-    return dst
+    return _restore_metadata(dst, meta)
