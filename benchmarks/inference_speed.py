@@ -17,6 +17,9 @@ Every implementation computes the same function: one random ViTPose
 ``int8``       ``optimize_for_inference(precision='int8')``: dynamic int8
                linear layers (torch's quantized engine), the rest fp32
 ``ort-int8``   ``export_onnx(int8=True)`` run by onnxruntime (opt-in)
+``ort-int8-static``  the ``ort`` file through :func:`vitpose_mm.deploy.
+               int8.quantize_onnx_static_int8` (static QDQ, per-channel
+               weights; calibrated on random crops: a speed row; opt-in)
 ``int8-static``  :func:`vitpose_mm.deploy.static_int8.quantize_static_int8`
                (PT2E, x86 inductor quantiser, ``torch.compile``;
                calibrated on random crops: a speed row; opt-in, needs
@@ -90,11 +93,13 @@ from tests.deploy.helpers import scale_heads  # noqa: E402
 SIZES = {'S': 'small', 'B': 'base', 'L': 'large', 'H': 'huge'}
 IMPLS = ('hf-eager', 'hf-sdpa', 'mmpose', 'ours', 'fast', 'bf16', 'int8')
 OPTIONAL_IMPLS = ('fast-onednn', 'fp16', 'ort', 'ort-int8', 'int8-static',
+                  'ort-int8-static',
                   'bf16-compile')
 #: The precision of each row whose GEMMs are not fp32 (its %peak is over
 #: that precision's GEMM peak).
 ROW_PRECISION = {'bf16': 'bf16', 'fp16': 'fp16', 'int8': 'int8',
                  'ort-int8': 'int8', 'int8-static': 'int8',
+                 'ort-int8-static': 'int8',
                  'bf16-compile': 'bf16'}
 PLUS_IMPLS = ('moe', 'dense', 'moe-fast')
 OUR_CONFIG = ('configs/body_2d_keypoint/topdown_heatmap/coco/'
@@ -186,17 +191,23 @@ def build_mmpose(ours: nn.Module, size: str, decoder: str) -> nn.Module:
 
 
 def export_ort(ours: nn.Module, size: str, decoder: str,
-               int8: bool = False) -> Callable:
-    """Our model exported to ONNX (dynamic batch; ``int8``: dynamic int8
-    linear layers), run by onnxruntime."""
+               int8: Optional[str] = None) -> Callable:
+    """Our model exported to ONNX (dynamic batch; ``int8='int8'``:
+    dynamic int8 linear layers, ``'int8-static'``: static QDQ calibrated
+    on 8 random crops), run by onnxruntime."""
     import tempfile
 
     from vitpose_mm.deploy import OnnxPoseModel, export_onnx
+    from vitpose_mm.deploy.int8 import quantize_onnx_static_int8
     simple = '-simple' if decoder == 'simple' else ''
     ours.cfg = load_cfg(OUR_CONFIG.format(size=size, simple=simple))
     path = os.path.join(tempfile.mkdtemp(), f'vitpose-{size}.onnx')
     with contextlib.redirect_stdout(sys.stderr):
-        export_onnx(ours, path, verify=False, int8=int8)
+        export_onnx(ours, path, verify=False, int8=int8 == 'int8')
+        if int8 == 'int8-static':
+            crops = torch.randn(8, 3, 256, 192,
+                                generator=torch.Generator().manual_seed(0))
+            quantize_onnx_static_int8(path, path, crops.numpy())
     runner = OnnxPoseModel(path)
     return lambda x: torch.from_numpy(runner.heatmaps(x))
 
@@ -258,9 +269,9 @@ def make_impls(names, size: str, decoder: str,
                     ours, torch.randn(batch, 3, 256, 192))
             elif name == 'bf16-compile':
                 impls[name] = compiled_bf16(ours)
-            elif name in ('ort', 'ort-int8'):
+            elif name in ('ort', 'ort-int8', 'ort-int8-static'):
                 impls[name] = export_ort(ours, size, decoder,
-                                         int8=name == 'ort-int8')
+                                         int8=name[4:] or None)
             else:
                 raise ValueError(f'unknown implementation {name!r}')
         except ImportError as err:

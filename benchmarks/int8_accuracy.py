@@ -15,6 +15,7 @@ the same crops:
 | `torch int8-static` | the backbone by :func:`vitpose_mm.deploy.static_int8.quantize_static_int8` (PT2E, linear layers, compiled), calibrated on the test crops (no flip); head fp32 (``--static``) |
 | `ort fp32` | ``export_onnx`` file run by onnxruntime |
 | `ort int8` | ``export_onnx --int8`` file |
+| `ort int8-static` | the ``ort fp32`` file through :func:`vitpose_mm.deploy.int8.quantize_onnx_static_int8` (static QDQ, per-channel weights), calibrated on the test crops (``--static``) |
 
 The shift is the distance in image pixels between a keypoint of an int8
 row and the same keypoint of the fp32 row of the same runtime (all 17
@@ -63,17 +64,26 @@ def evaluate(model, cfg):
     return metrics['coco/AP'], np.stack(keypoints)
 
 
-def static_int8_model(cfg, checkpoint):
-    """The eager model with its backbone statically quantised, calibrated
-    on the test set's crops (one pass, no flip)."""
+def calibration_crops(cfg, checkpoint, model=None):
+    """(N, 3, H, W) preprocessed crops of the config's test set (one
+    pass, no flip): the calibration set of both static int8 paths."""
     from mmengine.runner import Runner
 
     from vitpose_mm.apis import init_pose_model
+    model = model or init_pose_model(cfg, checkpoint, fast=False)
+    loader = Runner.build_dataloader(cfg.test_dataloader)
+    with torch.no_grad():
+        return torch.cat([model.data_preprocessor(batch)['inputs']
+                          for batch in loader])
+
+
+def static_int8_model(cfg, checkpoint):
+    """The eager model with its backbone statically quantised, calibrated
+    on the test set's crops (one pass, no flip)."""
+    from vitpose_mm.apis import init_pose_model
     from vitpose_mm.deploy.static_int8 import quantize_static_int8
     model = init_pose_model(cfg, checkpoint, fast=False)
-    loader = Runner.build_dataloader(cfg.test_dataloader)
-    crops = torch.cat([model.data_preprocessor(batch)['inputs']
-                       for batch in loader])
+    crops = calibration_crops(cfg, checkpoint, model)
     backbone = quantize_static_int8(model.backbone, crops)
 
     def extract_feat(inputs):
@@ -104,6 +114,13 @@ def run(args) -> list:
             out = str(Path(tmp) / f'{name.split()[1]}.onnx')
             export([str(args.config), args.checkpoint, out, *extra])
             results[name] = evaluate(init_pose_model(None, out), cfg)
+        if args.static:
+            from vitpose_mm.deploy.int8 import quantize_onnx_static_int8
+            out = str(Path(tmp) / 'int8-static.onnx')
+            quantize_onnx_static_int8(str(Path(tmp) / 'fp32.onnx'), out,
+                                      calibration_crops(cfg, args.checkpoint))
+            results['ort int8-static'] = evaluate(
+                init_pose_model(None, out), cfg)
     rows = []
     for name, (ap, kpts) in results.items():
         ref_ap, ref = results[name.split()[0] + ' fp32']

@@ -62,6 +62,44 @@ def _pipelines(node, where: str) -> Iterator[tuple]:
             yield from _pipelines(value, f'{where}[{i}]')
 
 
+def check_topdown_codec(cfg) -> None:
+    """A top-down config (one with ``TopdownAffine``) uses one codec
+    throughout: every ``TopdownAffine`` warps with UDP exactly when the
+    head's decoder is a UDP codec, every ``GenerateTarget`` encodes with the
+    decoder's codec, and a heatmap flip test shifts the flipped heatmap one
+    pixel only without UDP (UDP aligns the flip itself; mmpose's
+    ``flip_heatmaps``). Bottom-up configs decode at another size on purpose
+    and are left out."""
+    decoder = cfg.model.get('head', {}).get('decoder')
+    steps = [(where, step)
+             for split in ('train', 'val', 'test')
+             for where, pipeline in _pipelines(
+                 cfg.get(f'{split}_dataloader', {}).get('dataset', {}),
+                 f'{split}_dataloader.dataset')
+             for step in pipeline]
+    if not isinstance(decoder, dict) or not any(
+            step['type'] == 'TopdownAffine' for _, step in steps):
+        return
+    udp = 'UDP' in decoder['type']
+    for where, step in steps:
+        if step['type'] == 'TopdownAffine':
+            assert step.get('use_udp', False) == udp, \
+                f'{where}: TopdownAffine use_udp=' \
+                f'{step.get("use_udp", False)} with a {decoder["type"]} ' \
+                'decoder'
+        encoder = step.get('encoder')
+        if step['type'] == 'GenerateTarget' and isinstance(encoder, dict):
+            assert encoder == decoder, \
+                f'{where}: GenerateTarget encodes {encoder}, the head ' \
+                f'decodes {decoder}'
+    test_cfg = cfg.model.get('test_cfg', {})
+    if test_cfg.get('flip_test') and \
+            test_cfg.get('flip_mode', 'heatmap') == 'heatmap':
+        shift = test_cfg.get('shift_heatmap', False)
+        assert shift == (not udp), \
+            f'test_cfg.shift_heatmap={shift} with a {decoder["type"]} decoder'
+
+
 def check_config(path: Path) -> None:
     """Load and build one config; raise on the first problem found."""
     import torch
@@ -78,6 +116,7 @@ def check_config(path: Path) -> None:
         f'custom_imports must import vitpose_mm strictly, got {imports}'
     assert cfg.get('default_scope') == 'mmpose', \
         f"default_scope is {cfg.get('default_scope')!r}, not 'mmpose'"
+    check_topdown_codec(cfg)
     ckpt_hook = cfg.default_hooks.checkpoint.type
     assert ckpt_hook == 'AtomicCheckpointHook', \
         f'default_hooks.checkpoint is {ckpt_hook}, not AtomicCheckpointHook'
@@ -168,6 +207,26 @@ def test_auto_scale_lr_base_is_the_batch_in_the_name(path):
     cfg = Config.fromfile(path)
     assert cfg.auto_scale_lr.base_batch_size == gpus * per_gpu
     assert cfg.train_dataloader.batch_size == per_gpu
+
+
+@pytest.mark.parametrize('change, match', [
+    (lambda cfg: cfg.model.test_cfg.update(shift_heatmap=False),
+     r'shift_heatmap=False with a MSRAHeatmap'),
+    (lambda cfg: cfg.model.head.decoder.update(type='ViTPoseUDPHeatmap'),
+     r'TopdownAffine use_udp=False with a ViTPoseUDPHeatmap'),
+    (lambda cfg: cfg.model.head.decoder.update(sigma=3),
+     r'GenerateTarget encodes .*sigma.: 2.*the head decodes .*sigma.: 3'),
+], ids=['flip-shift', 'udp-warp', 'encoder'])
+def test_topdown_codec_mismatch_is_found(change, match):
+    """The codec rule of :func:`check_config` on a non-UDP config."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(
+        CONFIG_ROOT / 'body_2d_keypoint/topdown_heatmap/crowdpose/'
+        'vitpose-mm_td-hm_ViTPose-base_8xb64-210e_crowdpose-256x192.py')
+    check_topdown_codec(cfg)
+    change(cfg)
+    with pytest.raises(AssertionError, match=match):
+        check_topdown_codec(cfg)
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=IDS)

@@ -24,6 +24,7 @@ OURS = [
      'vitpose_mm.engine.hooks.atomic_checkpoint_hook'),
     (DATASETS, 'ViTPoseMultiDataset', 'vitpose_mm.datasets.multi_dataset'),
     (DATASETS, 'ViTPoseAPT36KDataset', 'vitpose_mm.datasets.apt36k'),
+    (DATASETS, 'ViTPoseInterHand2DDataset', 'vitpose_mm.datasets.interhand2d'),
     (TRANSFORMS, 'ViTPoseSetDatasetIndex', 'vitpose_mm.datasets.transforms'),
     (KEYPOINT_CODECS, 'ViTPoseAssociativeEmbedding',
      'vitpose_mm.codecs.associative_embedding'),

@@ -86,6 +86,44 @@ def test_onnx_int8_export_keeps_keypoints(setup, tmp_path):
     check_close(model, ref, got)
 
 
+def test_onnx_static_int8_keeps_keypoints(setup, tmp_path):
+    """Static QDQ: fixed activation scales from calibration crops (no
+    per-call DynamicQuantizeLinear), keypoints as close as the dynamic
+    path's, and bad calibration refused."""
+    pytest.importorskip('onnxruntime')
+    pytest.importorskip('onnxscript')
+    import json
+
+    import onnx
+
+    from vitpose_mm.deploy import OnnxPoseModel, export_onnx
+    from vitpose_mm.deploy.int8 import quantize_onnx_static_int8
+    model, inputs = setup
+    fp32 = export_onnx(model, tmp_path / 'fp32.onnx')
+    static = quantize_onnx_static_int8(fp32, tmp_path / 'static.onnx',
+                                       inputs.numpy(), batch=4)
+    loaded = onnx.load(str(static))
+    ops = [n.op_type for n in loaded.graph.node]
+    assert 'DynamicQuantizeLinear' not in ops and 'QuantizeLinear' in ops
+    # Weights per output channel: 1-D scales on the weight dequantisers.
+    inits = {t.name: t for t in loaded.graph.initializer}
+    weight_scales = [inits[n.input[1]] for n in loaded.graph.node
+                     if n.op_type == 'DequantizeLinear'
+                     and inits.get(n.input[0]) is not None
+                     and inits[n.input[0]].data_type == onnx.TensorProto.INT8]
+    assert weight_scales and all(len(t.dims) == 1 and t.dims[0] > 1
+                                 for t in weight_scales)
+    props = {p.key: p.value for p in loaded.metadata_props}
+    assert json.loads(props['vitpose_mm.runtime'])['precision'] == 'int8'
+    ref = OnnxPoseModel(fp32).heatmaps(inputs)
+    got = OnnxPoseModel(static).heatmaps(inputs)
+    assert not np.array_equal(got, ref)
+    check_close(model, ref, got)
+    with pytest.raises(ValueError, match=r'\(N, 3, H, W\) crops.*\(0, 3'):
+        quantize_onnx_static_int8(fp32, tmp_path / 'x.onnx',
+                                  inputs.numpy()[:0])
+
+
 def test_int8_requests_that_cannot_run(setup, tmp_path):
     from vitpose_mm.apis import InputError, init_pose_model
     model, _ = setup

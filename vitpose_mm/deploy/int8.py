@@ -24,6 +24,7 @@ Accuracy is measured by ``benchmarks/int8_accuracy.py`` (trained model,
 COCO AP and keypoint shift, fp32 vs int8, both runtimes).
 """
 import copy
+import json
 import warnings
 from pathlib import Path
 from typing import Union
@@ -102,9 +103,93 @@ def quantize_onnx_int8(src: Union[str, Path], dst: Union[str, Path]) -> Path:
         str(src), str(dst), op_types_to_quantize=['MatMul', 'Gemm'],
         weight_type=QuantType.QInt8, per_channel=False,
         extra_options=dict(MatMulConstBOnly=True))
+    return _restore_metadata(dst, meta)
+
+
+def _restore_metadata(dst: Path, meta: dict) -> Path:
+    """Give ``dst`` exactly the ``metadata_props`` ``meta`` (onnxruntime's
+    quantisers drop or rewrite them)."""
+    import onnx
     model = onnx.load(str(dst))
     del model.metadata_props[:]
     for key, value in meta.items():
         model.metadata_props.add(key=key, value=value)
     onnx.save(model, str(dst))
     return dst
+
+
+class _Crops:
+    """onnxruntime's ``CalibrationDataReader`` protocol over (N, 3, H, W)
+    crops, ``batch`` at a time."""
+
+    def __init__(self, name: str, crops, batch: int) -> None:
+        self.name, self.crops, self.batch, self.at = name, crops, batch, 0
+
+    def get_next(self):
+        if self.at >= len(self.crops):
+            return None
+        chunk = self.crops[self.at:self.at + self.batch]
+        self.at += self.batch
+        return {self.name: chunk}
+
+    def rewind(self) -> None:
+        self.at = 0
+
+
+def quantize_onnx_static_int8(src: Union[str, Path], dst: Union[str, Path],
+                              calibration, batch: int = 8) -> Path:
+    """Write ``src`` (an fp32 ONNX file) to ``dst`` with static int8
+    ``MatMul`` / ``Gemm`` nodes in QDQ form, calibrated on real crops.
+
+    Unlike :func:`quantize_onnx_int8` the activation scales are fixed by
+    calibration (min / max of each quantised tensor over ``calibration``),
+    so no ``DynamicQuantizeLinear`` runs per call, and onnxruntime's graph
+    optimiser fuses each ``DequantizeLinear -> MatMul -> QuantizeLinear``
+    into ``QLinearMatMul`` / ``MatMulIntegerToFloat`` kernels (u8
+    activations x s8 weights per output channel: VNNI / AMX). LayerNorm,
+    softmax, GELU and the deconvolution head stay float32, as in the
+    dynamic path. Crops whose value range the calibration never saw clip:
+    calibrate on crops of the data it will run on
+    (``benchmarks/int8_accuracy.py`` uses the evaluation set's own crops).
+
+    Args:
+        src (str | Path): fp32 ONNX file (``export_onnx``; input ``crops``).
+        dst (str | Path): Output file (may equal ``src``).
+        calibration (np.ndarray): (N, 3, H, W) float32 preprocessed crops
+            at the model's input size, N >= 1.
+        batch (int): Crops per calibration call.
+
+    Returns:
+        Path: ``dst``.
+
+    Raises:
+        ValueError: If ``calibration`` is not (N, 3, H, W) with N >= 1.
+        ImportError: Without onnx / onnxruntime.
+    """
+    import numpy as np
+    import onnx
+    from onnxruntime.quantization import (CalibrationMethod, QuantFormat,
+                                          QuantType, quantize_static)
+    calibration = np.ascontiguousarray(calibration, dtype=np.float32)
+    if calibration.ndim != 4 or calibration.shape[1] != 3 or \
+            not len(calibration):
+        raise ValueError('calibration must be (N, 3, H, W) crops with '
+                         f'N >= 1, got {calibration.shape}')
+    src, dst = Path(src), Path(dst)
+    model = onnx.load(str(src), load_external_data=False)
+    meta = {p.key: p.value for p in model.metadata_props}
+    name = model.graph.input[0].name
+    quantize_static(
+        str(src), str(dst), _Crops(name, calibration, batch),
+        quant_format=QuantFormat.QDQ, op_types_to_quantize=['MatMul',
+                                                            'Gemm'],
+        per_channel=True, activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+        calibrate_method=CalibrationMethod.MinMax,
+        extra_options=dict(MatMulConstBOnly=True))
+    from .onnx_meta import META_RUNTIME
+    if META_RUNTIME in meta:  # the runtime picks files by precision
+        spec = json.loads(meta[META_RUNTIME])
+        spec['precision'] = 'int8'
+        meta[META_RUNTIME] = json.dumps(spec, separators=(',', ':'))
+    return _restore_metadata(dst, meta)

@@ -8,7 +8,10 @@ keypoint names while it builds the dataset, so a typo dies in a
 ``KeyError`` deep in the dataset's constructor; and a head whose
 ``out_channels`` is not the set's K trains until the loss compares
 tensors of different shapes. :func:`check_metainfo` refuses both in one
-line naming the file and the value.
+line naming the file and the value. A dataset that states no ``metainfo``
+is checked with its class's ``METAINFO`` (e.g. ``OneHand10KDataset``'s
+21 keypoints), so a stock dataset with a wrong ``out_channels`` is refused
+the same way.
 """
 import os.path as osp
 from typing import Optional, Tuple
@@ -63,10 +66,24 @@ def keypoint_problem(info: dict) -> Optional[str]:
     return None
 
 
+def _class_metainfo(dataset_type) -> Optional[dict]:
+    """The ``METAINFO`` of a registered mmpose dataset class (ours
+    included), or None when the type is unknown or has none."""
+    if not isinstance(dataset_type, str):
+        return None
+    import mmpose.datasets  # noqa: F401  (fills mmpose's DATASETS)
+    import vitpose_mm.datasets  # noqa: F401
+    from mmpose.registry import DATASETS
+    cls = DATASETS.get(dataset_type)
+    metainfo = getattr(cls, 'METAINFO', None)
+    return dict(metainfo) if isinstance(metainfo, dict) else None
+
+
 def check_metainfo(cfg: Config, sections: Tuple[str, ...]) -> None:
     """Check every dataset of ``sections`` (e.g. ``('train_dataloader',)``)
-    that states its ``metainfo``, and its K against a top-down model's
-    ``head.out_channels``.
+    that states its ``metainfo`` (else, outside combined datasets and
+    keypoint converters, its class's ``METAINFO``), and its K against a
+    top-down model's ``head.out_channels``.
 
     Raises:
         SystemExit: One line naming the metainfo file and the problem
@@ -82,6 +99,13 @@ def check_metainfo(cfg: Config, sections: Tuple[str, ...]) -> None:
             continue
         for ds, where in _iter_datasets(dataset, f'{section}.dataset'):
             metainfo = ds.get('metainfo')
+            converted = '.datasets.' in where or any(
+                isinstance(step, dict) and step.get('type') ==
+                'KeypointConverter' for step in ds.get('pipeline') or ())
+            if not metainfo and not converted and not ds.get('datasets'):
+                # A member of a combined dataset or a pipeline with
+                # mmpose's KeypointConverter may map to another K.
+                metainfo = _class_metainfo(ds.get('type'))
             if not isinstance(metainfo, dict) or not metainfo:
                 continue
             info, source = _dataset_info(metainfo, where)

@@ -1,8 +1,9 @@
 # ViTPose-B on CrowdPose alone (the original crowdpose/
-# ViTPose_base_crowdpose_256x192.py), 14 keypoints, mmpose's
-# CrowdPoseDataset and CocoMetric with the crowd IoU (AP easy / medium /
-# hard), detection boxes at test time.
-_base_ = ['../../../_base_/vitpose_single-dataset-256x192.py']
+# ViTPose_base_crowdpose_256x192.py: no UDP, half-body crops of people with
+# more than 6 visible keypoints), 14 keypoints, mmpose's CrowdPoseDataset
+# and CocoMetric with the crowd IoU (AP easy / medium / hard), detection
+# boxes at test time.
+_base_ = ['../../../_base_/vitpose_single-dataset-msra-256x192.py']
 
 data_root = 'data/crowdpose/'
 model = dict(head=dict(out_channels=14))
@@ -11,7 +12,11 @@ train_dataloader = dict(
     dataset=dict(
         type='CrowdPoseDataset', data_root=data_root,
         ann_file='annotations/mmpose_crowdpose_trainval.json',
-        data_prefix=dict(img='images/')))
+        data_prefix=dict(img='images/'),
+        pipeline=[
+            dict(t, min_total_keypoints=7) if t['type'] == 'RandomHalfBody'
+            else t for t in _base_.train_pipeline
+        ]))
 val_dataloader = dict(
     dataset=dict(
         type='CrowdPoseDataset', data_root=data_root,

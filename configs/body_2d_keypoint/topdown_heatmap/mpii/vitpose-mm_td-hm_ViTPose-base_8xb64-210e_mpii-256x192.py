@@ -1,7 +1,7 @@
 # ViTPose-B on MPII alone (the original mpii/ViTPose_base_mpii_256x192.py:
-# UDP targets, flip test without shift, ground-truth boxes), 16 keypoints,
-# mmpose's MpiiDataset and PCKh metric (MpiiPCKAccuracy, head-normalised,
-# reported as 'PCK' in percent).
+# UDP targets, no half-body crops, flip test without shift, ground-truth
+# boxes), 16 keypoints, mmpose's MpiiDataset and PCKh metric
+# (MpiiPCKAccuracy, head-normalised, reported as 'PCK' in percent).
 _base_ = ['../../../_base_/vitpose_single-dataset-256x192.py']
 
 data_root = 'data/mpii/'
@@ -11,7 +11,10 @@ train_dataloader = dict(
     dataset=dict(
         type='MpiiDataset', data_root=data_root,
         ann_file='annotations/mpii_train.json',
-        data_prefix=dict(img='images/')))
+        data_prefix=dict(img='images/'),
+        pipeline=[
+            t for t in _base_.train_pipeline if t['type'] != 'RandomHalfBody'
+        ]))
 val_dataloader = dict(
     dataset=dict(
         type='MpiiDataset', data_root=data_root,

@@ -1,0 +1,6 @@
+# ViTPose-L (1024/24/16) on InterHand2.6M: the original
+# ViTPose_large_interhand2d_all_256x192.py
+# changes only the backbone size and the head's input channels (drop path
+# stays 0.3; the recipe has no layer-wise decay).
+_base_ = ['./vitpose-mm_td-hm_ViTPose-base_8xb64-60e_interhand2d-256x192.py']
+model = dict(backbone=dict(arch='large'), head=dict(in_channels=1024))
