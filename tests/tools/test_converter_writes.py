@@ -123,20 +123,25 @@ def test_failed_write_keeps_the_existing_output(tmp_path, checkpoint, name):
     assert dst.stat().st_size > 64 << 10
 
 
-def test_full_disk_names_it(tmp_path, monkeypatch):
-    """ENOSPC from the write: one line saying the disk is full."""
+@pytest.mark.parametrize('where, code, reason', [
+    ('replace_durably', 28, 'No space left on device (disk full)'),
+    # the mode allows it, the file system refuses the rename (NFS, ACLs)
+    ('os.replace', 13, 'Permission denied'),
+])
+def test_failed_write_names_why(tmp_path, monkeypatch, where, code, reason):
+    """ENOSPC from the write, EACCES from the rename: one line saying
+    why, the old file intact, no .tmp left."""
     dst = tmp_path / 'metrics.json'
     dst.write_text('{"old": 1}')
 
-    def full(*args):
-        raise OSError(28, os.strerror(28))
+    def fail(*args):
+        raise OSError(code, os.strerror(code))
 
-    monkeypatch.setattr('vitpose_mm.engine.atomic_files.replace_durably',
-                        full)
+    monkeypatch.setattr(f'vitpose_mm.engine.atomic_files.{where}', fail)
     with pytest.raises(WriteError) as exc:
         write_atomically(dst, '{"new": 2}')
-    assert str(exc.value) == (f'cannot write {dst}: No space left on device '
-                              '(disk full); the existing file is unchanged')
+    assert str(exc.value) == (f'cannot write {dst}: {reason}; '
+                              'the existing file is unchanged')
     assert dst.read_text() == '{"old": 1}'
     assert [p.name for p in tmp_path.iterdir()] == ['metrics.json']
 
@@ -172,20 +177,3 @@ def test_read_only_output_is_refused(tmp_path, checkpoint, make_read_only,
     assert dst.read_bytes() == b'previous good output'
     assert sorted(p.name for p in folder.iterdir()) == ['out.pth']
 
-
-def test_rename_refused_by_the_file_system(tmp_path, monkeypatch):
-    """Where the mode allows it but the file system refuses the rename
-    (EPERM, EACCES: NFS, an ACL): one line, old file and no .tmp left."""
-    dst = tmp_path / 'metrics.json'
-    dst.write_text('{"old": 1}')
-
-    def refuse(*args):
-        raise PermissionError(13, os.strerror(13))
-
-    monkeypatch.setattr('vitpose_mm.engine.atomic_files.os.replace', refuse)
-    with pytest.raises(WriteError) as exc:
-        write_atomically(dst, '{"new": 2}')
-    assert str(exc.value) == (f'cannot write {dst}: Permission denied; '
-                              'the existing file is unchanged')
-    assert dst.read_text() == '{"old": 1}'
-    assert [p.name for p in tmp_path.iterdir()] == ['metrics.json']
