@@ -11,7 +11,7 @@ import pytest
 from mmengine.runner import Runner
 
 from tests.conftest import REPO, require_shared
-from tests.tiny import TINY_CONFIG_BACKBONE
+from tests.tiny import shrink_topdown
 from vitpose_mm.tools.data_root import load_run_config
 
 HAND = REPO / 'configs/hand_2d_keypoint/topdown_heatmap'
@@ -76,21 +76,8 @@ def _tiny_run(name, tmp_path):
     folder, files, truth, _, size = CASES[name]
     data = require_shared(f'data/{folder}')
     cfg = load_run_config(str(HAND / name))
-    cfg.model.backbone.update(TINY_CONFIG_BACKBONE, img_size=size[::-1])
-    codec = dict(cfg.codec, input_size=size,
-                 heatmap_size=(size[0] // 4, size[1] // 4))
-    cfg.model.head.update(in_channels=32, deconv_out_channels=(16, 16),
-                          decoder=codec)
-    for loader in ('train_dataloader', 'test_dataloader'):
-        section = cfg[loader]
-        section.update(batch_size=4, num_workers=0, persistent_workers=False)
-        section.dataset.update(data_root=str(data), data_prefix=dict(img=''),
-                               **files)
-        for step in section.dataset.pipeline:
-            if step['type'] == 'TopdownAffine':
-                step['input_size'] = size
-            if step['type'] == 'GenerateTarget':
-                step['encoder'] = codec
+    shrink_topdown(cfg, data, size, dict.fromkeys(
+        ('train_dataloader', 'test_dataloader'), files), batch_size=4)
     dump = tmp_path / 'predictions.pkl'
     cfg.test_evaluator = list(cfg.test_evaluator) + [
         dict(type='DumpResults', out_file_path=str(dump))]

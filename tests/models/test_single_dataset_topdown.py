@@ -9,11 +9,10 @@ import pytest
 from mmengine.runner import Runner
 
 from tests.conftest import REPO, require_shared
-from tests.tiny import TINY_CONFIG_BACKBONE
+from tests.tiny import shrink_topdown
 from vitpose_mm.tools.data_root import load_run_config
 
 TOPDOWN = REPO / 'configs/body_2d_keypoint/topdown_heatmap'
-TINY = dict(TINY_CONFIG_BACKBONE, img_size=(64, 48))
 
 
 def _mpii_headboxes(data, tmp_path):
@@ -123,24 +122,9 @@ def test_config_trains_and_evaluates_on_tiny_set(name, tmp_path):
     data = require_shared(f'data/{folder}')
     cfg = load_run_config(str(TOPDOWN / name))
     train, test, metric = datasets(data, tmp_path)
-    cfg.model.backbone.update(TINY)
-    cfg.model.head.update(in_channels=32, deconv_out_channels=(16, 16))
-    if 'paramwise_cfg' in cfg.optim_wrapper:  # the layer-decay recipes
-        cfg.optim_wrapper.paramwise_cfg.num_layers = TINY['depth']
-    codec = dict(cfg.codec, input_size=(48, 64), heatmap_size=(12, 16))
-    cfg.model.head.decoder = codec
-    for loader, extra in (('train_dataloader', train),
-                          ('val_dataloader', test),
-                          ('test_dataloader', test)):
-        section = cfg[loader]
-        section.update(batch_size=2, num_workers=0, persistent_workers=False)
-        section.dataset.update(
-            {'data_root': str(data), 'data_prefix': dict(img=''), **extra})
-        for step in section.dataset.pipeline:
-            if step['type'] == 'TopdownAffine':
-                step['input_size'] = codec['input_size']
-            if step['type'] == 'GenerateTarget':
-                step['encoder'] = codec
+    shrink_topdown(cfg, data, (48, 64), {'train_dataloader': train,
+                                         'val_dataloader': test,
+                                         'test_dataloader': test})
     for evaluator in ('val_evaluator', 'test_evaluator'):
         cfg[evaluator].update(metric)
     cfg.work_dir = str(tmp_path)
