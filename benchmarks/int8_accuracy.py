@@ -64,26 +64,23 @@ def evaluate(model, cfg):
     return metrics['coco/AP'], np.stack(keypoints)
 
 
-def calibration_crops(cfg, checkpoint, model=None):
-    """(N, 3, H, W) preprocessed crops of the config's test set (one
-    pass, no flip): the calibration set of both static int8 paths."""
+def calibration_crops(cfg, model):
+    """(N, 3, H, W) crops of the config's test set, preprocessed by
+    ``model`` (one pass, no flip): the calibration set of both static int8
+    paths."""
     from mmengine.runner import Runner
-
-    from vitpose_mm.apis import init_pose_model
-    model = model or init_pose_model(cfg, checkpoint, fast=False)
     loader = Runner.build_dataloader(cfg.test_dataloader)
     with torch.no_grad():
         return torch.cat([model.data_preprocessor(batch)['inputs']
                           for batch in loader])
 
 
-def static_int8_model(cfg, checkpoint):
+def static_int8_model(cfg, checkpoint, crops):
     """The eager model with its backbone statically quantised, calibrated
-    on the test set's crops (one pass, no flip)."""
+    on ``crops`` (:func:`calibration_crops`)."""
     from vitpose_mm.apis import init_pose_model
     from vitpose_mm.deploy.static_int8 import quantize_static_int8
     model = init_pose_model(cfg, checkpoint, fast=False)
-    crops = calibration_crops(cfg, checkpoint, model)
     backbone = quantize_static_int8(model.backbone, crops)
 
     def extract_feat(inputs):
@@ -102,14 +99,15 @@ def run(args) -> list:
                       dict(data_root=str(SHARED / 'data/coco') + '/'))
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        results['torch fp32'] = evaluate(init_pose_model(
-            cfg, args.checkpoint, fast=False), cfg)
+        fp32 = init_pose_model(cfg, args.checkpoint, fast=False)
+        results['torch fp32'] = evaluate(fp32, cfg)
+        crops = calibration_crops(cfg, fp32) if args.static else None
         for precision in args.precisions:
             results[f'torch {precision}'] = evaluate(init_pose_model(
                 cfg, args.checkpoint, precision=precision), cfg)
         if args.static:
             results['torch int8-static'] = evaluate(
-                static_int8_model(cfg, args.checkpoint), cfg)
+                static_int8_model(cfg, args.checkpoint, crops), cfg)
         for name, extra in (('ort fp32', []), ('ort int8', ['--int8'])):
             out = str(Path(tmp) / f'{name.split()[1]}.onnx')
             export([str(args.config), args.checkpoint, out, *extra])
@@ -118,7 +116,7 @@ def run(args) -> list:
             from vitpose_mm.deploy.int8 import quantize_onnx_static_int8
             out = str(Path(tmp) / 'int8-static.onnx')
             quantize_onnx_static_int8(str(Path(tmp) / 'fp32.onnx'), out,
-                                      calibration_crops(cfg, args.checkpoint))
+                                      crops)
             results['ort int8-static'] = evaluate(
                 init_pose_model(None, out), cfg)
     rows = []
