@@ -2,7 +2,8 @@
 
 :class:`HeatmapNet` is what ONNX export traces and what the speed
 benchmarks time: ``(B, 3, H, W)`` normalised crops to ``(B, K, h, w)``
-heatmaps, through the backbone, the neck (if any) and one head. For a
+heatmaps, through the backbone, the neck (if any) and one head (the
+simple decoder folded: :mod:`.simple_decoder`). For a
 ViTPose+ estimator the dataset is fixed when the net is built: its expert
 is folded into every FFN (``[fc2; expert]`` stacked into one dense
 ``fc2`` by :meth:`~vitpose_mm.models.layers.MoEMlp.dense_mlp`) and its
@@ -17,6 +18,8 @@ from torch import Tensor, nn
 from vitpose_mm.checkpoint.experts import resolve_dataset
 from vitpose_mm.models.backbones import ViTPoseBackbone
 from vitpose_mm.models.layers import MoEMlp
+
+from .simple_decoder import FoldedSimpleDecoder, foldable_simple_decoder
 
 
 def _dataset_position(model: nn.Module,
@@ -47,6 +50,10 @@ class HeatmapNet(nn.Module):
     Attributes:
         dataset_name (str | None): The chosen dataset (ViTPose+), else None.
         dataset_index (int | None): Its index (expert), else None.
+        folded_decoder (FoldedSimpleDecoder | None): The simple decoder
+            with its final convolution below the upsampling (same heatmaps,
+            1/16 of the head's work; :mod:`.simple_decoder`), run in place
+            of the neck and the head; None for other decoders.
 
     Raises:
         ValueError: If ``dataset`` is given for a ViTPose model, is
@@ -77,6 +84,9 @@ class HeatmapNet(nn.Module):
             if not isinstance(getattr(model, 'head', None), nn.Module):
                 raise ValueError(f'{type(model).__name__} has no head')
             self.backbone, self.head = model.backbone, model.head
+        conv = foldable_simple_decoder(self.neck, self.head)
+        self.folded_decoder = (FoldedSimpleDecoder(self.neck, conv)
+                               if conv is not None else None)
 
     @staticmethod
     def _fold_experts(backbone: nn.Module, index: int) -> nn.Module:
@@ -96,6 +106,8 @@ class HeatmapNet(nn.Module):
             # Every FFN is dense now: run the ViTPose forward, which takes
             # no dataset index.
             feats = ViTPoseBackbone.forward(self.backbone, x)
+        if self.folded_decoder is not None:
+            return self.folded_decoder(feats)[0]
         if self.neck is not None:
             feats = self.neck(feats)
         return self.head(feats)

@@ -8,8 +8,11 @@ What changes (the model's interface does not):
   :class:`~vitpose_mm.deploy.FastMoEMlp` (one stacked GEMM per expert).
 - Attention stays ``scaled_dot_product_attention``.
 - A heatmap head's BatchNorms are folded into the deconvolutions, ReLUs
-  fused into them, and the head (and neck: the simple decoder's upsample)
-  runs channels-last (NHWC).
+  fused into them, and the head runs channels-last (NHWC). The simple
+  decoder's final convolution moves below its upsampling
+  (:class:`~vitpose_mm.deploy.simple_decoder.FoldedSimpleDecoder`: the
+  same heatmaps from 1/16 of the work); the folded decoder replaces the
+  neck and the final layer becomes ``nn.Identity``.
 - On GPUs (and for dtypes this CPU's oneDNN lacks) the same rewrite runs
   with eager kernels on weights stored in the compute dtype: no autocast,
   no per-call weight casts.
@@ -38,6 +41,7 @@ from .int8 import int8_linear, quantize_linear_int8
 from .kernels import precision_dtype, resolve_backend
 from .linear import FastLinear
 from .moe import FastMoEMlp
+from .simple_decoder import fold_simple_decoder
 
 
 def _device(model: nn.Module) -> torch.device:
@@ -95,6 +99,18 @@ def _optimize_head(head: nn.Module, dtype: torch.dtype, kernel: str) -> None:
     contiguous_output(head.final_layer, torch.float32)
 
 
+def _optimize_decoder(model: nn.Module, dtype: torch.dtype,
+                      kernel: str) -> None:
+    """The simple decoder folded (float32), or the heads rewritten and the
+    neck fed channels-last."""
+    if fold_simple_decoder(model) is not None:
+        return
+    for head in _heads(model):
+        _optimize_head(head, dtype, kernel)
+    if isinstance(getattr(model, 'neck', None), nn.Module):
+        channels_last_inputs(model.neck)
+
+
 def optimize_for_inference(model: nn.Module,
                            precision: str = 'fp32',
                            backend: str = 'auto',
@@ -143,10 +159,7 @@ def optimize_for_inference(model: nn.Module,
     make_linear = partial(_fast_linear, dtype=dtype, kernel=kernel,
                           batch_hint=batch_hint)
 
-    for head in _heads(model):
-        _optimize_head(head, dtype, kernel)
-    if isinstance(getattr(model, 'neck', None), nn.Module):
-        channels_last_inputs(model.neck)
+    _optimize_decoder(model, dtype, kernel)
 
     _replace(model, MoEMlp, lambda moe: FastMoEMlp(moe, make_linear))
     _replace(model, Mlp, partial(_fuse_mlp_gelu, make_linear=make_linear))
@@ -167,10 +180,7 @@ def _optimize_int8(model: nn.Module, backend: str,
     if not inplace:
         model = copy.deepcopy(model)
     model.eval().requires_grad_(False)
-    for head in _heads(model):
-        _optimize_head(head, torch.float32, kernel)
-    if isinstance(getattr(model, 'neck', None), nn.Module):
-        channels_last_inputs(model.neck)
+    _optimize_decoder(model, torch.float32, kernel)
     # ViTPose+: the MoE FFN stacks fc2 and expert weights, which quantized
     # layers do not expose; FastMoEMlp builds int8 stacked layers instead.
     _replace(model, MoEMlp, lambda moe: FastMoEMlp(moe, int8_linear))

@@ -19,10 +19,12 @@ tutorial lays it out:
    ``qlinear`` / ``qconv`` kernels (VNNI / AMX), so activations stay int8
    between fused ops.
 
-LayerNorm, softmax and the heatmaps stay float.
+LayerNorm, softmax and the heatmaps stay float. A simple decoder is folded
+first (on a copy: :mod:`.simple_decoder`), as on every fast path.
 Compiling ViTPose-B takes ~45 s on a 2-core CPU, so this is a deployment
 step for long runs, not what ``--precision int8`` does on each start.
 """
+import copy
 from typing import Callable
 
 import torch
@@ -74,8 +76,13 @@ def quantize_static_int8(model: nn.Module, calibration: Tensor,
     import torchao.quantization.pt2e.quantizer.x86_inductor_quantizer as xiq
     from torchao.quantization.pt2e.quantize_pt2e import (convert_pt2e,
                                                          prepare_pt2e)
-    net = (_TensorMode(model) if hasattr(model, 'extract_feat')
-           else model).eval()
+    if hasattr(model, 'extract_feat'):
+        from .simple_decoder import fold_simple_decoder
+        model = copy.deepcopy(model)
+        fold_simple_decoder(model)
+        net = _TensorMode(model).eval()
+    else:
+        net = model.eval()
     quantizer = xiq.X86InductorQuantizer().set_module_type_qconfig(
         nn.Linear, xiq.get_default_x86_inductor_quantization_config())
     with torch.no_grad():

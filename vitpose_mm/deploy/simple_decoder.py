@@ -1,0 +1,153 @@
+"""The ViTPose simple decoder with its final convolution moved below the
+upsampling: the same heatmaps from about 1/16 of the head's work.
+
+The simple decoder (paper Sec. 3.1; the original ``TopdownHeatmapSimpleHead``
+with ``upsample=4`` and no deconvolutions; here mmpose's
+``FeatureMapProcessor(apply_relu=True, scale_factor=4)`` neck and a
+``HeatmapHead`` with only its 3x3 ``final_layer``) computes
+
+    heatmaps = conv_k(up(relu(x))) + b
+
+on (B, C, h, w) backbone features: ``up`` bilinear x s, ``conv_k`` a k x k
+convolution (C -> K keypoints, zero padding k // 2). Bilinear resizing acts
+on each channel alone with the same weights, so it commutes with any mixing
+of channels: for each of the k^2 taps t of the kernel, with W_t its
+(K, C) slice,
+
+    conv_k(up(r))[:, y, x] = sum_t (W_t up(r))[:, y + dy_t, x + dx_t]
+                           = sum_t up(W_t r)[:, y + dy_t, x + dx_t],
+
+a zero outside the map in both. :class:`FoldedSimpleDecoder` therefore
+runs one 1x1 convolution C -> k^2 K at the backbone's resolution, upsamples
+those k^2 K channels instead of C, and sums the k^2 shifted maps (a grouped
+convolution with a one-hot kernel). For ViTPose-B on COCO (C = 768,
+K = 17, k = 3, s = 4, batch 8) the head does 0.43 instead of 5.8 GFLOP
+(ViTPose-B is 279 GFLOP in all) and upsamples 153 instead of 768 channels
+(a 75 MB float32 map less). That is worth far more than its 2% of the
+FLOPs: on the 2-core AMX CPU of ``benchmarks/inference_speed.py`` the
+17-channel 3x3 convolution and the upsampling were 18% of a bf16 forward
+pass. The result equals the decoder to float32 rounding
+(``tests/deploy/test_simple_decoder.py``).
+"""
+from typing import Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def _foldable_neck(neck: nn.Module) -> bool:
+    from mmpose.models.necks import FeatureMapProcessor
+    return (isinstance(neck, FeatureMapProcessor) and neck.apply_relu
+            and neck.select_index is None and not neck.concat
+            and neck.scale_factor != 1.0)
+
+
+def _foldable_conv(conv: nn.Module) -> bool:
+    if type(conv) is not nn.Conv2d:
+        return False
+    k = conv.kernel_size[0]
+    return (conv.kernel_size == (k, k) and k % 2 == 1
+            and conv.padding == (k // 2, k // 2) and conv.stride == (1, 1)
+            and conv.dilation == (1, 1) and conv.groups == 1
+            and conv.padding_mode == 'zeros')
+
+
+class FoldedSimpleDecoder(nn.Module):
+    """ReLU, bilinear x s and a k x k convolution, computed as a 1x1
+    convolution to k^2 K channels at the input resolution, upsampling and
+    a sum of k^2 shifted maps (see the module doc).
+
+    Takes the neck's input, ``(x, )`` with x (B, C, h, w) features (any
+    dtype: computed in float32), and returns ``((B, K, s h, s w), )``
+    float32 heatmaps, as ``head.final_layer(neck(x))`` would; it stands in
+    for the neck and the final layer becomes ``nn.Identity``.
+
+    Args:
+        neck (FeatureMapProcessor): The simple decoder's ReLU + upsample
+            neck; its own resize is reused, so ``scale_factor`` and
+            ``align_corners`` keep their meaning.
+        conv (nn.Conv2d): The head's final layer (odd square kernel, zero
+            padding k // 2, stride 1).
+    """
+
+    def __init__(self, neck: nn.Module, conv: nn.Conv2d) -> None:
+        super().__init__()
+        self.neck = neck
+        k = conv.kernel_size[0]
+        out_channels, taps = conv.out_channels, k * k
+        weight = conv.weight.detach().float()  # (K, C, k, k)
+        # (K*T, C, 1, 1), keypoint major: rows o*T .. o*T+T-1 are the T
+        # taps of keypoint o, tap t = dy * k + dx.
+        self.register_buffer('tap_weight', weight.flatten(2).permute(
+            0, 2, 1).reshape(out_channels * taps, -1, 1, 1).contiguous())
+        # Summing the shifted taps is a grouped k x k convolution (one
+        # group of T channels per keypoint) with a one-hot kernel: exact,
+        # and one op in any runtime (no Pad, which opset 17 exports badly).
+        select = torch.zeros(out_channels, taps, k, k)
+        select.view(out_channels, taps, taps)[:, range(taps),
+                                              range(taps)] = 1
+        self.register_buffer('tap_select', select)
+        self.register_buffer(
+            'bias', conv.bias.detach().float() if conv.bias is not None
+            else torch.zeros(out_channels))
+        self.kernel_size = k
+        self.out_channels = out_channels
+
+    def forward(self, inputs: Sequence[Tensor]) -> Tuple[Tensor]:
+        x = inputs[-1] if isinstance(inputs, (tuple, list)) else inputs
+        z = F.conv2d(F.relu(x.float()), self.tap_weight)  # (B, K*T, h, w)
+        z = self.neck._rescale([z])[0]  # (B, K*T, H, W)
+        out = F.conv2d(z, self.tap_select, self.bias,
+                       padding=self.kernel_size // 2,
+                       groups=self.out_channels)
+        return (out.contiguous(), )
+
+    def extra_repr(self) -> str:
+        return (f'kernel_size={self.kernel_size}, '
+                f'out_channels={self.out_channels}, '
+                f'scale_factor={self.neck.scale_factor}')
+
+
+def foldable_simple_decoder(neck: Optional[nn.Module],
+                            head: Optional[nn.Module]
+                            ) -> Optional[nn.Conv2d]:
+    """The final layer of ``head`` if ``neck`` + ``head`` are a simple
+    decoder that :class:`FoldedSimpleDecoder` computes: a ReLU + upsample
+    ``FeatureMapProcessor`` (one map, no selection or concatenation) and a
+    heatmap head whose deconvolution and conv layers are empty and whose
+    ``final_layer`` is an odd square, zero-padded, stride-1 ``nn.Conv2d``;
+    else None (the classic decoder, bottom-up heads, other kernels)."""
+    if (not isinstance(neck, nn.Module) or not isinstance(head, nn.Module)
+            or not _foldable_neck(neck)):
+        return None
+    conv = getattr(head, 'final_layer', None)
+    if not _foldable_conv(conv):
+        return None
+    for part in ('deconv_layers', 'conv_layers'):
+        if not isinstance(getattr(head, part, nn.Identity()), nn.Identity):
+            return None
+    return conv
+
+
+def fold_simple_decoder(model: nn.Module) -> Optional[FoldedSimpleDecoder]:
+    """Replace a top-down estimator's simple decoder (neck + final layer,
+    see :func:`foldable_simple_decoder`) by a :class:`FoldedSimpleDecoder`,
+    in place: it becomes ``model.neck`` and the head's final layer an
+    ``nn.Identity``. A ViTPose+ estimator (several heads behind one neck)
+    and anything not foldable are left as they are.
+
+    Returns:
+        FoldedSimpleDecoder | None: The new neck, or None if nothing was
+        folded.
+    """
+    if isinstance(getattr(model, 'heads', None), nn.ModuleDict):
+        return None
+    head = getattr(model, 'head', None)
+    conv = foldable_simple_decoder(getattr(model, 'neck', None), head)
+    if conv is None:
+        return None
+    folded = FoldedSimpleDecoder(model.neck, conv)
+    model.neck = folded
+    head.final_layer = nn.Identity()
+    return folded
