@@ -12,7 +12,8 @@ the same crops:
 | `torch fp32` | the eager PyTorch model |
 | `torch bf16`, `torch fp16` | ``init_pose_model(..., precision='bf16' / 'fp16')`` (``--precisions``; fp16 only where the CPU runs it natively) |
 | `torch int8` | ``init_pose_model(..., precision='int8')`` (dynamic int8 linear layers) |
-| `torch int8-static` | the backbone by :func:`vitpose_mm.deploy.static_int8.quantize_static_int8` (PT2E, linear layers, compiled), calibrated on the test crops (no flip); head fp32 (``--static``) |
+| `torch int8-static` | the backbone by :func:`vitpose_mm.deploy.static_int8.quantize_static_int8` (PT2E, linear layers, compiled), calibrated on the test crops (no flip), attention fp32; head fp32 (``--static``) |
+| `torch int8-static bf16-attn` | the same with the attention product in bf16 (``attention='bf16'``, what ``'auto'`` picks where the CPU has native bf16; ``--static`` on such CPUs) |
 | `ort fp32` | ``export_onnx`` file run by onnxruntime |
 | `ort int8` | ``export_onnx --int8`` file |
 | `ort int8-static` | the ``ort fp32`` file through :func:`vitpose_mm.deploy.int8.quantize_onnx_static_int8` (static QDQ, per-channel weights), calibrated on the test crops (``--static``) |
@@ -75,13 +76,14 @@ def calibration_crops(cfg, model):
                           for batch in loader])
 
 
-def static_int8_model(cfg, checkpoint, crops):
+def static_int8_model(cfg, checkpoint, crops, attention='fp32'):
     """The eager model with its backbone statically quantised, calibrated
-    on ``crops`` (:func:`calibration_crops`)."""
+    on ``crops`` (:func:`calibration_crops`), attention in ``attention``."""
     from vitpose_mm.apis import init_pose_model
     from vitpose_mm.deploy.static_int8 import quantize_static_int8
     model = init_pose_model(cfg, checkpoint, fast=False)
-    backbone = quantize_static_int8(model.backbone, crops)
+    backbone = quantize_static_int8(model.backbone, crops,
+                                    attention=attention)
 
     def extract_feat(inputs):
         feats = backbone(inputs)
@@ -106,8 +108,14 @@ def run(args) -> list:
             results[f'torch {precision}'] = evaluate(init_pose_model(
                 cfg, args.checkpoint, precision=precision), cfg)
         if args.static:
+            from vitpose_runtime.precision import (cpu_flags,
+                                                   native_precisions)
             results['torch int8-static'] = evaluate(
                 static_int8_model(cfg, args.checkpoint, crops), cfg)
+            if 'bf16' in native_precisions(cpu_flags()):
+                results['torch int8-static bf16-attn'] = evaluate(
+                    static_int8_model(cfg, args.checkpoint, crops, 'bf16'),
+                    cfg)
         for name, extra in (('ort fp32', []), ('ort int8', ['--int8'])):
             out = str(Path(tmp) / f'{name.split()[1]}.onnx')
             export([str(args.config), args.checkpoint, out, *extra])

@@ -93,6 +93,9 @@ def test_heatmap_net_and_onnx_fold_with_eager_heatmaps(plus, tmp_path):
         torch.testing.assert_close(net(x), ref, rtol=0, atol=1e-5)
     path = export_onnx(model, tmp_path / 'm.onnx',
                        dataset='coco' if plus else None)
+    import onnx
+    opsets = {o.domain: o.version for o in onnx.load(str(path)).opset_import}
+    assert opsets.get('', opsets.get('ai.onnx')) == 17  # as requested
     out = OnnxPoseModel(path).heatmaps(x)
     np_ref = ref.numpy()
     assert abs(out - np_ref).max() < 1e-4 * abs(np_ref).max()

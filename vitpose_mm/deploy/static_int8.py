@@ -11,7 +11,8 @@ tutorial lays it out:
    batch dimension dynamic;
 2. ``prepare_pt2e`` with torchao's ``X86InductorQuantizer`` (default
    config: int8 weights per output channel, symmetric; uint8 activations per
-   tensor, affine) inserts observers;
+   tensor, affine) on the linear layers and the patch embedding inserts
+   observers;
 3. the calibration crops (real crops: their activation ranges are what
    the scales are fitted to) run through the observed model;
 4. ``convert_pt2e`` gives quantise / dequantise pairs, which inductor
@@ -21,6 +22,15 @@ tutorial lays it out:
 
 LayerNorm, softmax and the heatmaps stay float. A simple decoder is folded
 first (on a copy: :mod:`.simple_decoder`), as on every fast path.
+
+Attention (q k^T, softmax, x v) is the largest part left in float: at
+ViTPose-B batch 8 on a 2-core AMX CPU, SDPA in float32 took a third of a
+static int8 forward pass (61 of 184 ms, ``torch.profiler``). Where the CPU
+has native bf16 (AVX512-BF16 / AMX-BF16, :func:`vitpose_runtime.precision.
+native_precisions`) ``attention='auto'`` runs the product in bf16
+(:attr:`~vitpose_mm.models.layers.Attention.sdpa_dtype`; softmax still
+accumulates in float32 inside SDPA); README's accuracy table gives the
+keypoint shift of both.
 Compiling ViTPose-B takes ~45 s on a 2-core CPU, so this is a deployment
 step for long runs, not what ``--precision int8`` does on each start.
 """
@@ -44,7 +54,9 @@ class _TensorMode(nn.Module):
 
 
 def quantize_static_int8(model: nn.Module, calibration: Tensor,
-                         compile: bool = True) -> Callable[[Tensor], Tensor]:
+                         compile: bool = True,
+                         attention: str = 'auto'
+                         ) -> Callable[[Tensor], Tensor]:
     """A static int8 crops -> heatmaps function of ``model``.
 
     Args:
@@ -56,14 +68,18 @@ def quantize_static_int8(model: nn.Module, calibration: Tensor,
         compile (bool): ``torch.compile`` the result (inductor, freezing):
             without it the quantise / dequantise pairs run as separate ops
             (slow; for checking accuracy only).
+        attention (str): The dtype of the attention product: ``'fp32'``,
+            ``'bf16'``, or ``'auto'`` (bf16 where the CPU runs it natively,
+            else fp32).
 
     Returns:
         Callable: (B, 3, H, W) float32 -> (B, K, h, w) float32 heatmaps
         (a backbone: its outputs).
 
     Raises:
-        ValueError: If the model is not on the CPU or ``calibration`` is
-            not a (B, 3, H, W) tensor.
+        ValueError: If the model is not on the CPU, ``calibration`` is
+            not a (B, 3, H, W) tensor or ``attention`` is not one of the
+            three.
         ImportError: Without torchao (requirements/export.txt).
     """
     if calibration.ndim != 4 or calibration.shape[1] != 3:
@@ -73,18 +89,29 @@ def quantize_static_int8(model: nn.Module, calibration: Tensor,
         if p.device.type != 'cpu':
             raise ValueError(f'static int8 runs on the CPU, not {p.device}')
         break
+    sdpa_dtype = _attention_dtype(attention)
     import torchao.quantization.pt2e.quantizer.x86_inductor_quantizer as xiq
     from torchao.quantization.pt2e.quantize_pt2e import (convert_pt2e,
                                                          prepare_pt2e)
-    if hasattr(model, 'extract_feat'):
-        from .simple_decoder import fold_simple_decoder
-        model = copy.deepcopy(model)
-        fold_simple_decoder(model)
-        net = _TensorMode(model).eval()
-    else:
-        net = model.eval()
+    from vitpose_mm.models.layers import Attention, PatchEmbed
+
+    from .simple_decoder import fold_simple_decoder
+    model = copy.deepcopy(model)
+    fold_simple_decoder(model)
+    for module in model.modules():
+        if isinstance(module, Attention):
+            module.sdpa_dtype = sdpa_dtype
+    net = (_TensorMode(model) if hasattr(model, 'extract_feat')
+           else model).eval()
+    qconfig = xiq.get_default_x86_inductor_quantization_config()
     quantizer = xiq.X86InductorQuantizer().set_module_type_qconfig(
-        nn.Linear, xiq.get_default_x86_inductor_quantization_config())
+        nn.Linear, qconfig)
+    # The patch embedding too (its input is 8-bit pixels, normalised):
+    # +6% at ViTPose-B batch 8 on a 2-core AMX CPU. Other convolutions
+    # (the head) stay float, as the heatmaps do.
+    for name, module in net.named_modules():
+        if isinstance(module, PatchEmbed):
+            quantizer.set_module_name_qconfig(f'{name}.proj', qconfig)
     with torch.no_grad():
         batch = torch.export.Dim('batch', min=1, max=1024)
         exported = torch.export.export(
@@ -93,6 +120,18 @@ def quantize_static_int8(model: nn.Module, calibration: Tensor,
         observed(calibration)
         quantized = convert_pt2e(observed)
     return frozen(torch.compile(quantized) if compile else quantized)
+
+
+def _attention_dtype(attention: str):
+    """None (float32) or torch.bfloat16 for ``attention``."""
+    if attention not in ('auto', 'fp32', 'bf16'):
+        raise ValueError(f"attention={attention!r}: choose 'auto', 'fp32' "
+                         "or 'bf16'")
+    if attention == 'auto':
+        from vitpose_runtime.precision import cpu_flags, native_precisions
+        attention = ('bf16' if 'bf16' in native_precisions(cpu_flags())
+                     else 'fp32')
+    return torch.bfloat16 if attention == 'bf16' else None
 
 
 def frozen(fn: Callable) -> Callable:

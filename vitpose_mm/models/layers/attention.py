@@ -7,9 +7,14 @@ each block; softmax over keys; an output projection ``proj``. The product is
 computed by :func:`torch.nn.functional.scaled_dot_product_attention`, which
 scales q k^T by 1/sqrt(head_dim) as the original does (the original scales q
 before the product; the two agree to float32 rounding).
+
+``sdpa_dtype`` (None: the input's dtype) lets a deployment path run the
+product alone in another dtype (static int8 on CPUs with native bf16:
+:func:`vitpose_mm.deploy.static_int8.quantize_static_int8`).
 """
 from typing import Optional, Tuple
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -23,6 +28,12 @@ class Attention(nn.Module):
         qkv_bias (bool): Whether the fused qkv Linear has a bias.
         attn_drop (float): Dropout on the attention weights (training only).
         proj_drop (float): Dropout after the output projection.
+
+    Attributes:
+        sdpa_dtype (torch.dtype | None): If set, q, k and v are cast to it
+            for the product and the result back to the input's dtype
+            (None: no cast; what training and the fp32 model use).
+            :class:`WindowAttention` does not read it.
 
     Raises:
         ValueError: If ``dim`` is not divisible by ``num_heads``.
@@ -44,6 +55,7 @@ class Attention(nn.Module):
         self.attn_drop = attn_drop
         self.proj = nn.Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop)
+        self.sdpa_dtype: Optional[torch.dtype] = None
 
     def forward(self, x: Tensor,
                 grid: Optional[Tuple[int, int]] = None) -> Tensor:
@@ -54,9 +66,13 @@ class Attention(nn.Module):
         # (B, N, 3, heads, head_dim) -> (3, B, heads, N, head_dim)
         qkv = self.qkv(x).reshape(B, N, 3, self.num_heads,
                                   self.head_dim).permute(2, 0, 3, 1, 4)
+        dtype = qkv.dtype
+        if self.sdpa_dtype is not None:
+            qkv = qkv.to(self.sdpa_dtype)
         q, k, v = qkv.unbind(0)
         x = F.scaled_dot_product_attention(
             q, k, v, dropout_p=self.attn_drop if self.training else 0.)
+        x = x.to(dtype)
         # (B, heads, N, head_dim) -> (B, N, C)
         x = x.transpose(1, 2).reshape(B, N, C)
         return self.proj_drop(self.proj(x))
