@@ -514,7 +514,7 @@ def main(argv=None) -> None:
     plus_rows = []
     for size in args.plus_sizes or []:
         impls = make_plus_impls(SIZES[size], args.decoder)
-        gflop = count_gflop(impls['dense'])
+        gflop = count_gflop(impls['moe'])  # eager, decoder not folded
         print(f'# ViTPose+-{size}: {gflop:.2f} GFLOP per image (fp32, one '
               'expert)')
         plus_rows += bench(impls, 'moe', 'moe', [args.plus_batch], args,
