@@ -42,7 +42,10 @@ implementations hold fp32 weights (S 95 MiB, B 343 MiB, L 1.2 GiB) except
 The GEMM peak of every precision the rows use is measured in the same
 run (:mod:`peaks`: fp32 / bf16 / fp16 ``torch.mm`` and oneDNN prepacked
 linear; int8 dynamic linear, ``torch._int_mm`` and oneDNN's static
-qlinear), where the CPU runs that precision natively. The model's GFLOP
+qlinear), where the CPU runs that precision natively: before and after
+the rows, each kernel's fastest call, the faster of the two measurements
+(a median measured once let a busy moment halve the int8 peak of one
+run). The model's GFLOP
 per image is counted once per model, on the fp32 eager model
 (``torch.utils.flop_counter``), whatever ``--impls`` lists; ``GFLOP/s``
 is images/s x that count (GOP/s for int8 rows: the function's FLOPs, not
@@ -390,10 +393,10 @@ def row_peak(name: str, peaks: Dict[str, float]) -> Tuple[str, float]:
 
 
 def bench(impls: Dict[str, Callable], ref: str, base: Optional[str],
-          batches: List[int], args, label: str, gflop: float,
-          peaks: Dict[str, float]) -> List[dict]:
+          batches: List[int], args, label: str,
+          gflop: float) -> List[dict]:
     """Rows of the table for one model of ``gflop`` GFLOP per image (fp32
-    count); ``peaks``: {precision: GEMM peak}."""
+    count), without their peak columns (:func:`add_peaks`)."""
     rows = []
     errors = max_rel_error(impls, ref, torch.randn(2, 3, 256, 192))
     for batch in batches:
@@ -406,16 +409,22 @@ def bench(impls: Dict[str, Callable], ref: str, base: Optional[str],
             memory[name] = (mem['peak'] - mem['before']) / 2**20
         speed = {k: batch / statistics.median(v) for k, v in times.items()}
         for name in impls:
-            peak_name, peak = row_peak(name, peaks)
             rows.append(dict(
                 model=label, batch=batch, impl=name,
                 images_per_s=speed[name],
                 ratio=speed[name] / speed[base] if base in speed else None,
-                gflop_per_s=speed[name] * gflop, peak=peak_name,
-                peak_fraction=speed[name] * gflop / peak,
+                gflop_per_s=speed[name] * gflop,
                 act_mib=memory[name], err=errors[name]))
         print(f'# {label} batch {batch} done', file=sys.stderr, flush=True)
     return rows
+
+
+def add_peaks(rows: List[dict], peaks: Dict[str, float]) -> None:
+    """Fill each row's ``peak`` (label) and ``peak_fraction`` from
+    ``peaks`` ({precision: GEMM peak}), in place."""
+    for row in rows:
+        row['peak'], peak = row_peak(row['impl'], peaks)
+        row['peak_fraction'] = row['gflop_per_s'] / peak
 
 
 def format_table(rows: List[dict], base: str) -> str:
@@ -466,24 +475,32 @@ def setup(threads: Optional[int] = None) -> None:
         torch.set_num_threads(threads)
 
 
-def measure_peaks(impls, repeats: int) -> Tuple[Dict[str, float], dict]:
+def measure_peaks(impls, repeats: int, when: str,
+                  before: Optional[dict] = None
+                  ) -> Tuple[Dict[str, float], dict]:
     """({precision: peak GFLOP/s}, {precision: {kernel: GFLOP/s}}) for
-    fp32 and the native precisions of ``impls``' rows, printed."""
+    fp32 and the native precisions of ``impls``' rows, printed with
+    ``when``. ``before``: kernels of an earlier measurement of the same
+    run; each kernel keeps the faster of the two (``main`` measures before
+    and after the rows, so one busy moment cannot make the peak low)."""
     flags = cpu_flags()
     native = native_precisions(flags)
     wanted = ['fp32'] + sorted({ROW_PRECISION[i] for i in impls
                                 if i in ROW_PRECISION})
-    print(f'# CPU flags: {" ".join(flags) or "unknown"}; native: '
-          f'{", ".join(native)}')
-    for precision in wanted:
-        if precision not in native:
-            print(f'# no native {precision} on this CPU: its rows are over '
-                  'the fp32 peak (fp32*)')
+    if before is None:
+        print(f'# CPU flags: {" ".join(flags) or "unknown"}; native: '
+              f'{", ".join(native)}')
+        for precision in wanted:
+            if precision not in native:
+                print(f'# no native {precision} on this CPU: its rows are '
+                      'over the fp32 peak (fp32*)')
     kernels = gemm_peaks([p for p in wanted if p in native], repeats)
     for precision, rates in kernels.items():
         unit = 'GOP/s' if precision == 'int8' else 'GFLOP/s'
-        print(f'# GEMM peak (2048^3 {precision}): ' + ', '.join(
+        print(f'# GEMM peak (2048^3 {precision}, {when}): ' + ', '.join(
             f'{k} {v:.0f} {unit}' for k, v in rates.items()))
+        for k, v in (before or {}).get(precision, {}).items():
+            rates[k] = max(rates.get(k, 0.0), v)
     return {p: max(r.values()) for p, r in kernels.items()}, kernels
 
 
@@ -493,7 +510,8 @@ def main(argv=None) -> None:
     base = 'hf-eager'
     print(f'# torch {torch.__version__}, {torch.get_num_threads()} threads,'
           f' CPU capability {torch.backends.cpu.get_cpu_capability()}')
-    peaks, kernels = measure_peaks(args.impls, max(args.repeats, 3))
+    repeats = max(args.repeats, 3)
+    _, kernels = measure_peaks(args.impls, repeats, 'before the rows')
     rows = []
     for size in args.sizes:
         ours = build_ours(SIZES[size], args.decoder)
@@ -503,14 +521,13 @@ def main(argv=None) -> None:
                            max(args.batches))
         ref = 'ours' if 'ours' in impls else next(iter(impls))
         rows += bench(impls, ref, base, args.batches, args,
-                      f'ViTPose-{size}', gflop, peaks)
+                      f'ViTPose-{size}', gflop)
         if args.profile and size == args.sizes[0]:
             print(f'# profile: {args.profile}, ViTPose-{size}, batch '
                   f'{max(args.batches)}')
             print(profile(impls[args.profile],
                           torch.randn(max(args.batches), 3, 256, 192)))
         del impls, ours
-    print(format_table(rows, base))
     plus_rows = []
     for size in args.plus_sizes or []:
         impls = make_plus_impls(SIZES[size], args.decoder)
@@ -518,7 +535,15 @@ def main(argv=None) -> None:
         print(f'# ViTPose+-{size}: {gflop:.2f} GFLOP per image (fp32, one '
               'expert)')
         plus_rows += bench(impls, 'moe', 'moe', [args.plus_batch], args,
-                           f'ViTPose+-{size}', gflop, peaks)
+                           f'ViTPose+-{size}', gflop)
+        del impls
+    peaks, kernels = measure_peaks(args.impls, repeats, 'after the rows',
+                                   kernels)
+    print('# peaks: the faster of the two measurements: ' + ', '.join(
+        f'{p} {v:.0f}' for p, v in peaks.items()))
+    add_peaks(rows, peaks)
+    add_peaks(plus_rows, peaks)
+    print(format_table(rows, base))
     if plus_rows:
         print()
         print(format_table(plus_rows, 'moe'))
