@@ -26,6 +26,11 @@ Every implementation computes the same function: one random ViTPose
                torchao)
 ``bf16-compile``  the eager model (simple decoder folded) under bf16
                autocast, ``torch.compile`` with freezing (opt-in)
+``fast-unfolded``, ``bf16-unfolded``  ``fast`` / ``bf16`` with
+               ``fold_decoder=False`` (the paths before the simple-decoder
+               fold; opt-in, for before / after in one run)
+``int8-static-before``  ``int8-static`` with ``fold_decoder=False,
+               attention='fp32'`` (opt-in, likewise)
 =============  ===========================================================
 
 and the heatmaps of each are checked against ``ours`` (``err``: max abs
@@ -101,13 +106,15 @@ SIZES = {'S': 'small', 'B': 'base', 'L': 'large', 'H': 'huge'}
 IMPLS = ('hf-eager', 'hf-sdpa', 'mmpose', 'ours', 'fast', 'bf16', 'int8')
 OPTIONAL_IMPLS = ('fast-onednn', 'fp16', 'ort', 'ort-int8', 'int8-static',
                   'ort-int8-static',
-                  'bf16-compile')
+                  'bf16-compile', 'fast-unfolded', 'bf16-unfolded',
+                  'int8-static-before')
 #: The precision of each row whose GEMMs are not fp32 (its %peak is over
 #: that precision's GEMM peak).
 ROW_PRECISION = {'bf16': 'bf16', 'fp16': 'fp16', 'int8': 'int8',
                  'ort-int8': 'int8', 'int8-static': 'int8',
                  'ort-int8-static': 'int8',
-                 'bf16-compile': 'bf16'}
+                 'bf16-compile': 'bf16', 'bf16-unfolded': 'bf16',
+                 'int8-static-before': 'int8'}
 PLUS_IMPLS = ('moe', 'dense', 'moe-fast')
 OUR_CONFIG = ('configs/body_2d_keypoint/topdown_heatmap/coco/'
               'vitpose-mm_td-hm_ViTPose-{size}{simple}_8xb64-210e_coco-256x192.py')
@@ -273,6 +280,10 @@ def make_impls(names, size: str, decoder: str,
                 for warning in caught:
                     print(f'# {name}: {warning.message}')
                 impls[name] = tensor_mode(model)
+            elif name in ('fast-unfolded', 'bf16-unfolded'):
+                precision = 'fp32' if name == 'fast-unfolded' else 'bf16'
+                impls[name] = tensor_mode(optimize_for_inference(
+                    ours, precision, fold_decoder=False))
             elif name == 'int8':
                 impls[name] = tensor_mode(optimize_for_inference(ours, name))
             elif name == 'int8-static':
@@ -280,6 +291,12 @@ def make_impls(names, size: str, decoder: str,
                     quantize_static_int8
                 impls[name] = quantize_static_int8(
                     ours, torch.randn(batch, 3, 256, 192))
+            elif name == 'int8-static-before':
+                from vitpose_mm.deploy.static_int8 import \
+                    quantize_static_int8
+                impls[name] = quantize_static_int8(
+                    ours, torch.randn(batch, 3, 256, 192), attention='fp32',
+                    fold_decoder=False)
             elif name == 'bf16-compile':
                 impls[name] = compiled_bf16(ours)
             elif name in ('ort', 'ort-int8', 'ort-int8-static'):

@@ -58,6 +58,10 @@ def test_optimize_folds_only_the_simple_decoder():
                    for m in classic.modules())
     plus = tiny_model(tiny_config('simple', plus=True))
     assert fold_simple_decoder(plus) is None
+    kept = optimize_for_inference(tiny_model(tiny_config('simple')),
+                                  fold_decoder=False)
+    assert isinstance(kept.neck, FeatureMapProcessor)
+    assert not isinstance(kept.head.final_layer, nn.Identity)
 
 
 @pytest.mark.parametrize('conv', [

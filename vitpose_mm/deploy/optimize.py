@@ -99,11 +99,11 @@ def _optimize_head(head: nn.Module, dtype: torch.dtype, kernel: str) -> None:
     contiguous_output(head.final_layer, torch.float32)
 
 
-def _optimize_decoder(model: nn.Module, dtype: torch.dtype,
-                      kernel: str) -> None:
-    """The simple decoder folded (float32), or the heads rewritten and the
-    neck fed channels-last."""
-    if fold_simple_decoder(model) is not None:
+def _optimize_decoder(model: nn.Module, dtype: torch.dtype, kernel: str,
+                      fold: bool = True) -> None:
+    """The simple decoder folded (float32; if ``fold``), or the heads
+    rewritten and the neck fed channels-last."""
+    if fold and fold_simple_decoder(model) is not None:
         return
     for head in _heads(model):
         _optimize_head(head, dtype, kernel)
@@ -115,7 +115,8 @@ def optimize_for_inference(model: nn.Module,
                            precision: str = 'fp32',
                            backend: str = 'auto',
                            batch_hint: Optional[int] = None,
-                           inplace: bool = False) -> nn.Module:
+                           inplace: bool = False,
+                           fold_decoder: bool = True) -> nn.Module:
     """Return ``model`` rewritten for fast inference (see the module doc).
 
     Works on a whole estimator (``TopdownPoseEstimator``,
@@ -136,6 +137,10 @@ def optimize_for_inference(model: nn.Module,
         batch_hint (int, optional): Typical rows per linear layer (batch x
             tokens, e.g. 8 x 192); a layout hint for oneDNN.
         inplace (bool): Rewrite ``model`` itself instead of a deep copy.
+        fold_decoder (bool): Fold a simple decoder
+            (:class:`~vitpose_mm.deploy.simple_decoder.FoldedSimpleDecoder`:
+            the neck then outputs heatmaps). False keeps the neck's
+            upsampled features, for code that reads them.
 
     Returns:
         nn.Module: The model in eval mode with frozen parameters and an
@@ -151,7 +156,7 @@ def optimize_for_inference(model: nn.Module,
                          f'({model.deploy_cfg}); optimize the eager model')
     dtype = precision_dtype(precision)
     if precision == 'int8':
-        return _optimize_int8(model, backend, inplace)
+        return _optimize_int8(model, backend, inplace, fold_decoder)
     kernel = resolve_backend(backend, _device(model), dtype)
     if not inplace:
         model = copy.deepcopy(model)
@@ -159,7 +164,7 @@ def optimize_for_inference(model: nn.Module,
     make_linear = partial(_fast_linear, dtype=dtype, kernel=kernel,
                           batch_hint=batch_hint)
 
-    _optimize_decoder(model, dtype, kernel)
+    _optimize_decoder(model, dtype, kernel, fold_decoder)
 
     _replace(model, MoEMlp, lambda moe: FastMoEMlp(moe, make_linear))
     _replace(model, Mlp, partial(_fuse_mlp_gelu, make_linear=make_linear))
@@ -168,8 +173,8 @@ def optimize_for_inference(model: nn.Module,
     return model
 
 
-def _optimize_int8(model: nn.Module, backend: str,
-                   inplace: bool) -> nn.Module:
+def _optimize_int8(model: nn.Module, backend: str, inplace: bool,
+                   fold_decoder: bool = True) -> nn.Module:
     """``'int8'``: the fp32 head rewrite, then dynamic int8 linear layers
     (:func:`~vitpose_mm.deploy.int8.quantize_linear_int8`); LayerNorm,
     attention's softmax and products, GELU and the head stay float32."""
@@ -180,7 +185,7 @@ def _optimize_int8(model: nn.Module, backend: str,
     if not inplace:
         model = copy.deepcopy(model)
     model.eval().requires_grad_(False)
-    _optimize_decoder(model, torch.float32, kernel)
+    _optimize_decoder(model, torch.float32, kernel, fold_decoder)
     # ViTPose+: the MoE FFN stacks fc2 and expert weights, which quantized
     # layers do not expose; FastMoEMlp builds int8 stacked layers instead.
     _replace(model, MoEMlp, lambda moe: FastMoEMlp(moe, int8_linear))

@@ -54,7 +54,8 @@ class _TensorMode(nn.Module):
 
 def quantize_static_int8(model: nn.Module, calibration: Tensor,
                          compile: bool = True,
-                         attention: str = 'auto'
+                         attention: str = 'auto',
+                         fold_decoder: bool = True
                          ) -> Callable[[Tensor], Tensor]:
     """A static int8 crops -> heatmaps function of ``model``.
 
@@ -70,6 +71,8 @@ def quantize_static_int8(model: nn.Module, calibration: Tensor,
         attention (str): The dtype of the attention product: ``'fp32'``,
             ``'bf16'``, or ``'auto'`` (bf16 where the CPU runs it natively,
             else fp32).
+        fold_decoder (bool): Fold a simple decoder first (see
+            :func:`~vitpose_mm.deploy.optimize_for_inference`).
 
     Returns:
         Callable: (B, 3, H, W) float32 -> (B, K, h, w) float32 heatmaps
@@ -96,7 +99,8 @@ def quantize_static_int8(model: nn.Module, calibration: Tensor,
 
     from .simple_decoder import fold_simple_decoder
     model = copy.deepcopy(model)
-    fold_simple_decoder(model)
+    if fold_decoder:
+        fold_simple_decoder(model)
     for module in model.modules():
         if isinstance(module, Attention):
             module.sdpa_dtype = sdpa_dtype
