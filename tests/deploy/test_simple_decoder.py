@@ -36,6 +36,12 @@ def test_fold_equals_upsample_then_conv(kernel, scale, align, bias):
                                atol=1e-5 * expected.abs().max().item())
 
 
+def test_a_neck_without_relu_is_refused():
+    neck = FeatureMapProcessor(scale_factor=4.0, apply_relu=False)
+    with pytest.raises(ValueError, match='cannot fold FeatureMapProcessor'):
+        FoldedSimpleDecoder(neck, nn.Conv2d(8, 2, 3, padding=1))
+
+
 def test_fold_reads_channels_last_and_half_features():
     torch.manual_seed(1)
     neck = FeatureMapProcessor(scale_factor=4.0, apply_relu=True)
@@ -75,6 +81,8 @@ def test_other_final_layers_are_not_folded(conv):
     model.head.final_layer = conv
     assert fold_simple_decoder(model) is None
     assert model.head.final_layer is conv
+    with pytest.raises(ValueError, match='cannot fold Conv2d'):
+        FoldedSimpleDecoder(model.neck, conv)
 
 
 @pytest.mark.parametrize('plus', [False, True])

@@ -70,10 +70,20 @@ class FoldedSimpleDecoder(nn.Module):
             ``align_corners`` keep their meaning.
         conv (nn.Conv2d): The head's final layer (odd square kernel, zero
             padding k // 2, stride 1).
+
+    Raises:
+        ValueError: If ``neck`` or ``conv`` is not of that kind (the fold
+            would give other heatmaps).
     """
 
     def __init__(self, neck: nn.Module, conv: nn.Conv2d) -> None:
         super().__init__()
+        if not _foldable_neck(neck):
+            raise ValueError(f'cannot fold {neck!r}: need a ReLU + upsample '
+                             'FeatureMapProcessor on one map')
+        if not _foldable_conv(conv):
+            raise ValueError(f'cannot fold {conv!r}: need an odd square '
+                             'kernel, zero padding k // 2, stride 1')
         self.neck = neck
         k = conv.kernel_size[0]
         out_channels, taps = conv.out_channels, k * k
