@@ -36,6 +36,15 @@ def test_fold_equals_upsample_then_conv(kernel, scale, align, bias):
                                atol=1e-5 * expected.abs().max().item())
 
 
+def test_other_heads_with_a_final_layer_are_not_folded():
+    # RTMCC's head starts with a final_layer conv, then does more.
+    from mmpose.models.heads import RTMCCHead
+    model = tiny_model(tiny_config('simple'))
+    model.head = RTMCCHead(in_channels=64, out_channels=17,
+                           input_size=(48, 64), in_featuremap_size=(12, 16))
+    assert fold_simple_decoder(model) is None
+
+
 def test_a_neck_without_relu_is_refused():
     neck = FeatureMapProcessor(scale_factor=4.0, apply_relu=False)
     with pytest.raises(ValueError, match='cannot fold FeatureMapProcessor'):

@@ -136,18 +136,22 @@ def foldable_simple_decoder(neck: Optional[nn.Module],
                             ) -> Optional[nn.Conv2d]:
     """The final layer of ``head`` if ``neck`` + ``head`` are a simple
     decoder that :class:`FoldedSimpleDecoder` computes: a ReLU + upsample
-    ``FeatureMapProcessor`` (one map, no selection or concatenation) and a
-    heatmap head whose deconvolution and conv layers are empty and whose
+    ``FeatureMapProcessor`` (one map, no selection or concatenation) and an
+    mmpose ``HeatmapHead`` whose deconvolution and conv layers are empty and
+    whose
     ``final_layer`` is an odd square, zero-padded, stride-1 ``nn.Conv2d``;
     else None (the classic decoder, bottom-up heads, other kernels)."""
-    if (not isinstance(neck, nn.Module) or not isinstance(head, nn.Module)
+    from mmpose.models.heads import HeatmapHead
+    # mmpose's HeatmapHead only: other heads with a final_layer (RTMCC,
+    # SimCC, ...) do more around it.
+    if (not isinstance(neck, nn.Module) or not isinstance(head, HeatmapHead)
             or not _foldable_neck(neck)):
         return None
     conv = getattr(head, 'final_layer', None)
     if not _foldable_conv(conv):
         return None
     for part in ('deconv_layers', 'conv_layers'):
-        if not isinstance(getattr(head, part, nn.Identity()), nn.Identity):
+        if type(getattr(head, part, None)) is not nn.Identity:
             return None
     return conv
 
