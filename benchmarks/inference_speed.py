@@ -286,17 +286,13 @@ def make_impls(names, size: str, decoder: str,
                     ours, precision, fold_decoder=False))
             elif name == 'int8':
                 impls[name] = tensor_mode(optimize_for_inference(ours, name))
-            elif name == 'int8-static':
+            elif name in ('int8-static', 'int8-static-before'):
                 from vitpose_mm.deploy.static_int8 import \
                     quantize_static_int8
+                before = (dict(attention='fp32', fold_decoder=False)
+                          if name == 'int8-static-before' else {})
                 impls[name] = quantize_static_int8(
-                    ours, torch.randn(batch, 3, 256, 192))
-            elif name == 'int8-static-before':
-                from vitpose_mm.deploy.static_int8 import \
-                    quantize_static_int8
-                impls[name] = quantize_static_int8(
-                    ours, torch.randn(batch, 3, 256, 192), attention='fp32',
-                    fold_decoder=False)
+                    ours, torch.randn(batch, 3, 256, 192), **before)
             elif name == 'bf16-compile':
                 impls[name] = compiled_bf16(ours)
             elif name in ('ort', 'ort-int8', 'ort-int8-static'):

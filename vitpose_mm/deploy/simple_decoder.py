@@ -137,10 +137,10 @@ def foldable_simple_decoder(neck: Optional[nn.Module],
     """The final layer of ``head`` if ``neck`` + ``head`` are a simple
     decoder that :class:`FoldedSimpleDecoder` computes: a ReLU + upsample
     ``FeatureMapProcessor`` (one map, no selection or concatenation) and an
-    mmpose ``HeatmapHead`` whose deconvolution and conv layers are empty and
-    whose
-    ``final_layer`` is an odd square, zero-padded, stride-1 ``nn.Conv2d``;
-    else None (the classic decoder, bottom-up heads, other kernels)."""
+    mmpose ``HeatmapHead`` whose deconvolution and conv layers are empty
+    and whose ``final_layer`` is an odd square, zero-padded, stride-1
+    ``nn.Conv2d``; else None (the classic decoder, bottom-up heads, other
+    kernels)."""
     from mmpose.models.heads import HeatmapHead
     # mmpose's HeatmapHead only: other heads with a final_layer (RTMCC,
     # SimCC, ...) do more around it.
