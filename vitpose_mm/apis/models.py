@@ -408,11 +408,17 @@ def estimate_poses(model: nn.Module, img: np.ndarray, boxes: np.ndarray,
         pixels, ``bboxes`` (N, 4) and ``bbox_scores`` (N,) from ``boxes``.
 
     Raises:
-        ValueError: ``boxes`` is empty or ``batch_size`` < 1.
+        ValueError: ``boxes`` is not (N, 5), is empty, or ``batch_size``
+            < 1.
     """
     from mmpose.apis import inference_topdown
     from mmpose.structures import merge_data_samples
 
+    boxes = np.asarray(boxes)
+    if boxes.ndim != 2 or boxes.shape[1] != 5:
+        # (N, 4) boxes would fail later on the missing score column.
+        raise ValueError('estimate_poses needs (N, 5) boxes x1, y1, x2, y2, '
+                         f'score, got shape {boxes.shape}')
     if len(boxes) == 0:
         # inference_topdown would take the whole image as one box.
         raise ValueError('estimate_poses needs at least one box')
