@@ -27,7 +27,8 @@ batch 8) the head does 0.43 instead of 5.8 GFLOP
 (a 75 MB float32 map less). That is worth far more than its 2% of the
 FLOPs: on the 2-core AMX CPU of ``benchmarks/inference_speed.py`` the
 17-channel 3x3 convolution and the upsampling were 18% of a bf16 forward
-pass (the head alone, fp32: 57 ms eager, 11 ms folded). The result equals
+pass (the head alone, fp32: 58-60 ms unfolded, 13-15 ms folded,
+``benchmarks/simple_decoder_speed.py``). The result equals
 the decoder to float32 rounding (``tests/deploy/test_simple_decoder.py``).
 """
 from typing import Optional, Sequence, Tuple
