@@ -23,8 +23,10 @@ LayerNorm, softmax and the heatmaps stay float. A simple decoder is folded
 first (on a copy: :mod:`.simple_decoder`), as on every fast path.
 
 Attention (q k^T, softmax, x v) is the largest part left in float: at
-ViTPose-B batch 8 on a 2-core AMX CPU, SDPA in float32 took a third of a
-static int8 forward pass (61 of 184 ms, ``torch.profiler``). Where the CPU
+ViTPose-B batch 8 on a 2-core AMX CPU, SDPA in float32 took a quarter of
+an unfolded static int8 forward pass (63 of 252 ms:
+``benchmarks/inference_speed.py --sizes B --batches 8 --impls
+int8-static-before --profile int8-static-before``). Where the CPU
 has native bf16 (AVX512-BF16 / AMX-BF16, :func:`vitpose_runtime.precision.
 native_precisions`) ``attention='auto'`` runs the product in bf16
 (:attr:`~vitpose_mm.models.layers.Attention.sdpa_dtype`; softmax still
@@ -112,7 +114,8 @@ def quantize_static_int8(model: nn.Module, calibration: Tensor,
     # The patch embedding stays float: quantising it too was 6% faster at
     # ViTPose-B batch 8 (2-core AMX CPU) but raised the p99 keypoint shift
     # on the main job's model from 0.09 to 0.27 px and cost 0.015 AP
-    # (benchmarks/int8_accuracy.py --static).
+    # (benchmarks/int8_accuracy.py --static, with that quantiser setting;
+    # tried once, not kept as an option).
     with torch.no_grad():
         batch = torch.export.Dim('batch', min=1, max=1024)
         exported = torch.export.export(
